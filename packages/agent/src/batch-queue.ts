@@ -1,0 +1,144 @@
+import { groupBySeries, type Sample, type SeriesSamples } from "@vigil/common";
+
+/** A sealed batch waiting for its ack. */
+export interface QueuedBatch {
+  readonly seq: number;
+  readonly series: readonly SeriesSamples[];
+  readonly samples: number;
+  /** Sent on the current stream and not yet acked. Cleared on reconnect so it is sent again. */
+  inFlight: boolean;
+}
+
+export interface QueueStats {
+  /** Samples handed to the queue. */
+  readonly collected: number;
+  /** Samples the server acknowledged. */
+  readonly acked: number;
+  /** Samples thrown away because the queue was full (oldest first). */
+  readonly dropped: number;
+  /** Samples in batches the server refused as invalid (resending cannot help). */
+  readonly rejected: number;
+  /** Samples held now, sealed or not. */
+  readonly held: number;
+}
+
+/**
+ * The agent's bounded buffer: collected samples wait here until the server acks them.
+ * Bounded by sample count; when full, the OLDEST data is dropped and counted, so a long outage
+ * costs the start of the outage, never memory without bound. Every sample ends exactly one way:
+ * acked, dropped, rejected, or still held (`collected = acked + dropped + rejected + held`).
+ */
+export class BatchQueue {
+  private open: Sample[] = [];
+  private readonly sealed: QueuedBatch[] = [];
+  private nextSeq = 1;
+  private heldSamples = 0;
+  private counts = { collected: 0, acked: 0, dropped: 0, rejected: 0 };
+
+  constructor(
+    private readonly maxSamples: number,
+    private readonly batchMaxSamples: number,
+  ) {}
+
+  /** Adds a tick's samples, dropping the oldest held data if the bound is passed. */
+  add(samples: readonly Sample[]): void {
+    for (const s of samples) this.open.push(s);
+    this.counts.collected += samples.length;
+    this.heldSamples += samples.length;
+    this.enforceBound();
+  }
+
+  /** Turns the open samples into batches of at most `batchMaxSamples`. Returns how many were sealed. */
+  seal(): number {
+    let made = 0;
+    while (this.open.length > 0) {
+      const part =
+        this.open.length <= this.batchMaxSamples ? this.open : this.open.slice(0, this.batchMaxSamples);
+      this.open = part === this.open ? [] : this.open.slice(this.batchMaxSamples);
+      this.sealed.push({
+        seq: this.nextSeq++,
+        series: groupBySeries(part),
+        samples: part.length,
+        inFlight: false,
+      });
+      made++;
+    }
+    return made;
+  }
+
+  /** Samples not yet sealed; the client seals early once a full batch is waiting. */
+  get openSamples(): number {
+    return this.open.length;
+  }
+
+  /** Sealed batches not in flight, oldest first, at most `limit`. */
+  takeUnsent(limit: number): QueuedBatch[] {
+    const out: QueuedBatch[] = [];
+    for (const b of this.sealed) {
+      if (out.length >= limit) break;
+      if (!b.inFlight) out.push(b);
+    }
+    return out;
+  }
+
+  get inFlightCount(): number {
+    let n = 0;
+    for (const b of this.sealed) if (b.inFlight) n++;
+    return n;
+  }
+
+  /** The server stored this batch. Unknown seqs (already dropped) are ignored. Returns the samples acked. */
+  ack(seq: number): number {
+    return this.remove(seq, "acked");
+  }
+
+  /** The server refused this batch for good. Returns the samples rejected. */
+  reject(seq: number): number {
+    return this.remove(seq, "rejected");
+  }
+
+  /** The server could not store this batch now; send it again later. */
+  retryLater(seq: number): void {
+    const b = this.sealed.find((x) => x.seq === seq);
+    if (b) b.inFlight = false;
+  }
+
+  /** The stream broke: everything in flight must be sent again on the next stream. */
+  requeueInFlight(): void {
+    for (const b of this.sealed) b.inFlight = false;
+  }
+
+  get isEmpty(): boolean {
+    return this.heldSamples === 0;
+  }
+
+  stats(): QueueStats {
+    return { ...this.counts, held: this.heldSamples };
+  }
+
+  private remove(seq: number, outcome: "acked" | "rejected"): number {
+    const i = this.sealed.findIndex((b) => b.seq === seq);
+    if (i < 0) return 0;
+    const [b] = this.sealed.splice(i, 1);
+    const n = (b as QueuedBatch).samples;
+    this.counts[outcome] += n;
+    this.heldSamples -= n;
+    return n;
+  }
+
+  private enforceBound(): void {
+    while (this.heldSamples > this.maxSamples) {
+      const oldest = this.sealed[0];
+      if (oldest) {
+        this.sealed.shift();
+        this.counts.dropped += oldest.samples;
+        this.heldSamples -= oldest.samples;
+      } else {
+        const excess = this.heldSamples - this.maxSamples;
+        this.open = this.open.slice(excess);
+        this.counts.dropped += excess;
+        this.heldSamples -= excess;
+      }
+    }
+  }
+}

@@ -1,0 +1,184 @@
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import {
+  createLogger,
+  formatHostPort,
+  isConfigError,
+  onShutdownSignal,
+  parseDuration,
+  parseHostPort,
+} from "@vigil/common";
+import { startAgent } from "../agent.js";
+import { collectOnce, formatSampleText } from "../collect-once.js";
+import { enabledCollectors, knownCollectorNames } from "../collector-set.js";
+import { type AgentConfig, loadAgentConfig } from "../config.js";
+import { register, writeKeyFile } from "../enroll.js";
+import { AGENT_VERSION } from "../version.js";
+
+const USAGE = `Usage:
+  vigil-agent --config FILE                        collect and stream to the server
+  vigil-agent check-config FILE                    validate a config file and exit
+  vigil-agent enroll --config FILE --server HOST:PORT --token TOKEN
+                                                   exchange a one-time token for an API key,
+                                                   written to the config's api_key_file (mode 0600)
+  vigil-agent collect --once [--json] [--config FILE] [--interval 1s]
+                                                   read every enabled collector and print it
+  vigil-agent --help | --version
+
+Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad config.`;
+
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** Runs the CLI and resolves to the exit status. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`vigil-agent: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (isConfigError(err)) {
+      io.stderr.write(`vigil-agent: invalid config: ${err.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`vigil-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "--help":
+    case "-h":
+    case "help":
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    case "--version":
+      io.stdout.write(`${AGENT_VERSION}\n`);
+      return 0;
+    case "check-config": {
+      const { positionals } = parse(rest, {}, 1);
+      if (!positionals[0]) throw new UsageError("check-config needs a FILE");
+      const config = loadAgentConfig(positionals[0], knownCollectorNames());
+      const names = enabledCollectors(config).map((c) => `${c.collector.name}@${c.intervalMs}ms`);
+      io.stdout.write(`${positionals[0]}: ok (agent ${config.agentId}, collectors ${names.join(", ")})\n`);
+      return 0;
+    }
+    case "enroll":
+      return enrollCommand(rest, io);
+    case "collect":
+      return collectCommand(rest, io);
+    default: {
+      if (command !== undefined && !command.startsWith("-"))
+        throw new UsageError(`unknown command "${command}"`);
+      const { values } = parse(argv, { config: { type: "string" } }, 0);
+      if (!values.config) throw new UsageError("--config FILE is required");
+      return runAgent(loadAgentConfig(values.config, knownCollectorNames()), io);
+    }
+  }
+}
+
+async function enrollCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parse(
+    argv,
+    { config: { type: "string" }, server: { type: "string" }, token: { type: "string" } },
+    0,
+  );
+  if (!values.config) throw new UsageError("enroll needs --config FILE");
+  if (!values.token)
+    throw new UsageError("enroll needs --token TOKEN (from `vigil-server enroll-token create`)");
+  const config = loadAgentConfig(values.config, knownCollectorNames());
+  if (!config.apiKeyFile) throw new UsageError(`${values.config} has no api_key_file to store the key in`);
+  let server = config.server;
+  if (values.server) {
+    try {
+      server = parseHostPort(values.server);
+    } catch (err) {
+      throw new UsageError(`--server: ${(err as Error).message}`);
+    }
+  }
+  const key = await register(formatHostPort(server), values.token, config.agentId, hostname());
+  writeKeyFile(config.apiKeyFile, key);
+  io.stdout.write(
+    `enrolled agent "${config.agentId}" with ${formatHostPort(server)}; key written to ${config.apiKeyFile}\n`,
+  );
+  return 0;
+}
+
+async function collectCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parse(
+    argv,
+    {
+      once: { type: "boolean" },
+      json: { type: "boolean" },
+      config: { type: "string" },
+      interval: { type: "string" },
+    },
+    0,
+  );
+  if (!values.once) throw new UsageError("collect needs --once");
+  let intervalMs = 1000;
+  if (values.interval !== undefined) {
+    try {
+      intervalMs = parseDuration(values.interval);
+    } catch (err) {
+      throw new UsageError(`--interval: ${(err as Error).message}`);
+    }
+  }
+  const config: Pick<AgentConfig, "collectors" | "procfsRoot"> = values.config
+    ? loadAgentConfig(values.config, knownCollectorNames())
+    : { collectors: {}, procfsRoot: "/proc" };
+  const logger = createLogger({ name: "vigil-agent", level: "warn", destination: io.stderr });
+  const samples = await collectOnce(enabledCollectors(config), config.procfsRoot, intervalMs, logger);
+  for (const s of samples) {
+    io.stdout.write(
+      values.json
+        ? `${JSON.stringify({ metric: s.metric, labels: s.labels, value: s.value, ts: s.ts })}\n`
+        : `${formatSampleText(s)}\n`,
+    );
+  }
+  return 0;
+}
+
+async function runAgent(config: AgentConfig, io: CliIo): Promise<number> {
+  const logger = createLogger({ name: "vigil-agent", level: config.logLevel, destination: io.stdout });
+  const agent = startAgent(config, logger);
+  await new Promise<void>((resolve) => {
+    onShutdownSignal(() => {
+      void agent.stop().then(() => resolve());
+    }, logger);
+  });
+  return 0;
+}
+
+type Options = Parameters<typeof parseArgs>[0] extends infer P
+  ? P extends { options?: infer O }
+    ? NonNullable<O>
+    : never
+  : never;
+
+function parse<O extends Options>(argv: readonly string[], options: O, maxPositionals: number) {
+  try {
+    const result = parseArgs({
+      args: [...argv],
+      options,
+      allowPositionals: maxPositionals > 0,
+      strict: true,
+    });
+    if (result.positionals.length > maxPositionals)
+      throw new UsageError(`unexpected argument "${result.positionals[maxPositionals]}"`);
+    return result;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError((err as Error).message);
+  }
+}

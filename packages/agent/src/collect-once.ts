@@ -1,0 +1,38 @@
+import { ProcFs } from "@vigil/collectors";
+import type { Logger, Sample } from "@vigil/common";
+import type { ScheduledCollector } from "./scheduler.js";
+
+/**
+ * Reads every collector twice, `intervalMs` apart, so rate metrics exist, and returns the
+ * second reading. What `vigil-agent collect --once` prints.
+ */
+export async function collectOnce(
+  collectors: readonly ScheduledCollector[],
+  procfsRoot: string,
+  intervalMs: number,
+  logger: Logger,
+  now: () => number = Date.now,
+): Promise<Sample[]> {
+  const proc = new ProcFs(procfsRoot);
+  try {
+    const read = (ts: number) =>
+      Promise.all(
+        collectors.map(({ collector }) =>
+          collector.collect({ now: ts, proc, logger: logger.child({ collector: collector.name }) }),
+        ),
+      );
+    await read(now());
+    await new Promise((r) => setTimeout(r, intervalMs));
+    return (await read(now())).flat();
+  } finally {
+    proc.close();
+  }
+}
+
+/** One line per sample: `metric{a="1",b="2"} value`, as Prometheus text shows it. */
+export function formatSampleText(s: Sample): string {
+  const labels = Object.entries(s.labels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(",");
+  return `${s.metric}${labels ? `{${labels}}` : ""} ${s.value}`;
+}

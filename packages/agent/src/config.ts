@@ -1,0 +1,154 @@
+import { hostname } from "node:os";
+import { dirname, resolve } from "node:path";
+import {
+  AGENT_ID_RE,
+  AGENT_ID_RULE,
+  ConfigError,
+  findTomlKeyLine,
+  type HostPort,
+  type LogLevel,
+  parseHostPort,
+  readTomlFile,
+  validateConfig,
+  zDurationMs,
+  zHostPort,
+  zLogLevel,
+} from "@vigil/common";
+import { z } from "zod";
+
+const collectorSection = z.strictObject({
+  enabled: z.boolean().optional(),
+  interval: zDurationMs({ minMs: 100, maxMs: 86_400_000 }).optional(),
+});
+
+const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** The agent TOML schema; `config/agent.example.toml` documents every key. */
+export const agentConfigSchema = z.strictObject({
+  agent_id: z.string().regex(AGENT_ID_RE, AGENT_ID_RULE).optional(),
+  server: zHostPort.default("127.0.0.1:9801"),
+  api_key: z.string().min(1).optional(),
+  api_key_file: z.string().min(1).optional(),
+  log_level: zLogLevel.default("info"),
+  labels: z
+    .record(
+      z.string().regex(labelName, "label names are letters, digits and _, not starting with a digit"),
+      z.string(),
+    )
+    .default({}),
+  paths: z
+    .strictObject({
+      procfs: z.string().min(1).default("/proc"),
+    })
+    .prefault({}),
+  buffer: z
+    .strictObject({
+      max_samples: z.number().int().min(1_000).max(100_000_000).default(1_000_000),
+    })
+    .prefault({}),
+  stream: z
+    .strictObject({
+      batch_max_samples: z.number().int().min(1).max(100_000).default(5_000),
+      flush_interval: zDurationMs({ minMs: 50, maxMs: 600_000 }).default(1_000),
+      max_in_flight: z.number().int().min(1).max(1_000).default(16),
+      reconnect_backoff_initial: zDurationMs({ minMs: 10, maxMs: 600_000 }).default(500),
+      reconnect_backoff_max: zDurationMs({ minMs: 10, maxMs: 3_600_000 }).default(30_000),
+      shutdown_timeout: zDurationMs({ minMs: 0, maxMs: 600_000 }).default(5_000),
+    })
+    .prefault({}),
+  collectors: z.record(z.string(), collectorSection).default({}),
+});
+
+export interface CollectorSettings {
+  readonly enabled: boolean | undefined;
+  readonly intervalMs: number | undefined;
+}
+
+export interface AgentConfig {
+  readonly file: string;
+  readonly agentId: string;
+  readonly server: HostPort;
+  /** Inline key, if the config has one (prefer `apiKeyFile`). */
+  readonly apiKey: string | undefined;
+  /** Absolute; relative paths in the file are relative to the config file's directory. */
+  readonly apiKeyFile: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly procfsRoot: string;
+  readonly bufferMaxSamples: number;
+  readonly batchMaxSamples: number;
+  readonly flushIntervalMs: number;
+  readonly maxInFlight: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly collectors: Readonly<Record<string, CollectorSettings>>;
+}
+
+/**
+ * Loads and validates an agent config file. `knownCollectors` are the registered collector names;
+ * a section for any other name is an error naming the line. Throws ConfigError.
+ */
+export function loadAgentConfig(file: string, knownCollectors: readonly string[]): AgentConfig {
+  const { source, data } = readTomlFile(file);
+  const c = validateConfig(file, source, data, agentConfigSchema);
+  for (const name of Object.keys(c.collectors)) {
+    if (!knownCollectors.includes(name)) {
+      throw new ConfigError({
+        file,
+        line: findLine(source, `collectors.${name}`),
+        key: `collectors.${name}`,
+        problem: `unknown collector "${name}" (known: ${knownCollectors.join(", ")})`,
+      });
+    }
+  }
+  if (c.api_key !== undefined && c.api_key_file !== undefined) {
+    throw new ConfigError({
+      file,
+      line: findLine(source, "api_key"),
+      key: "api_key",
+      problem: "set api_key or api_key_file, not both",
+    });
+  }
+  if (c.stream.reconnect_backoff_max < c.stream.reconnect_backoff_initial) {
+    throw new ConfigError({
+      file,
+      line: findLine(source, "stream.reconnect_backoff_max"),
+      key: "stream.reconnect_backoff_max",
+      problem: "must not be shorter than stream.reconnect_backoff_initial",
+    });
+  }
+  const base = dirname(resolve(file));
+  const agentId = c.agent_id ?? hostname();
+  if (!AGENT_ID_RE.test(agentId)) {
+    throw new ConfigError({
+      file,
+      key: "agent_id",
+      problem: `the hostname "${agentId}" is not a valid agent id; set agent_id (${AGENT_ID_RULE})`,
+    });
+  }
+  return {
+    file,
+    agentId,
+    server: parseHostPort(c.server),
+    apiKey: c.api_key,
+    apiKeyFile: c.api_key_file === undefined ? undefined : resolve(base, c.api_key_file),
+    logLevel: c.log_level,
+    labels: c.labels,
+    procfsRoot: resolve(base, c.paths.procfs),
+    bufferMaxSamples: c.buffer.max_samples,
+    batchMaxSamples: c.stream.batch_max_samples,
+    flushIntervalMs: c.stream.flush_interval,
+    maxInFlight: c.stream.max_in_flight,
+    backoffInitialMs: c.stream.reconnect_backoff_initial,
+    backoffMaxMs: c.stream.reconnect_backoff_max,
+    shutdownTimeoutMs: c.stream.shutdown_timeout,
+    collectors: Object.fromEntries(
+      Object.entries(c.collectors).map(([name, s]) => [name, { enabled: s.enabled, intervalMs: s.interval }]),
+    ),
+  };
+}
+
+function findLine(source: string, dotted: string): number | undefined {
+  return findTomlKeyLine(source, dotted.split("."));
+}

@@ -1,0 +1,78 @@
+import type { Collector, ProcFs } from "@vigil/collectors";
+import type { Logger, Sample } from "@vigil/common";
+
+export interface ScheduledCollector {
+  readonly collector: Collector;
+  readonly intervalMs: number;
+}
+
+/** A collect that has not finished after this fraction of its interval is abandoned for that tick. */
+const TIMEOUT_FRACTION = 0.9;
+
+/**
+ * Runs each collector on its own interval, aligned to wall-clock multiples of the interval
+ * (a 10 s collector fires at :00, :10, :20 …), and stamps every sample with the scheduled tick,
+ * not the moment the read finished, so series from many agents line up without jitter.
+ * A slow collector never delays the others: each has its own timer, and a tick that finds the
+ * previous collect of the same collector still running is skipped and logged.
+ */
+export class Scheduler {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly running = new Set<string>();
+  private stopped = false;
+
+  constructor(
+    private readonly entries: readonly ScheduledCollector[],
+    private readonly proc: ProcFs,
+    private readonly sink: (samples: Sample[]) => void,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    for (const entry of this.entries) this.arm(entry);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private arm(entry: ScheduledCollector): void {
+    if (this.stopped) return;
+    const now = this.now();
+    const tick = Math.floor(now / entry.intervalMs) * entry.intervalMs + entry.intervalMs;
+    const timer = setTimeout(() => {
+      this.arm(entry);
+      void this.run(entry, tick);
+    }, tick - now);
+    this.timers.set(entry.collector.name, timer);
+  }
+
+  private async run(entry: ScheduledCollector, tick: number): Promise<void> {
+    const { collector } = entry;
+    const log = this.logger.child({ collector: collector.name });
+    if (this.running.has(collector.name)) {
+      log.warn({ tick }, "previous collect still running; skipped this tick");
+      return;
+    }
+    this.running.add(collector.name);
+    let timeout: NodeJS.Timeout | undefined;
+    try {
+      const limitMs = Math.max(50, entry.intervalMs * TIMEOUT_FRACTION);
+      const samples = await Promise.race([
+        collector.collect({ now: tick, proc: this.proc, logger: log }),
+        new Promise<never>((_, reject) => {
+          timeout = setTimeout(() => reject(new Error(`collect took longer than ${limitMs} ms`)), limitMs);
+        }),
+      ]);
+      if (!this.stopped) this.sink(samples);
+    } catch (err) {
+      log.warn({ err: err instanceof Error ? err.message : String(err) }, "collect failed");
+    } finally {
+      clearTimeout(timeout);
+      this.running.delete(collector.name);
+    }
+  }
+}

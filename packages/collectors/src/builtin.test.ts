@@ -1,0 +1,95 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { LABEL_NAME_RE, METRIC_NAME_RE } from "@vigil/common";
+import { describe, expect, it } from "vitest";
+import { builtinCollectors, type Collector, ProcFs } from "./index.js";
+import { captureLogger, fixtureProcRoot } from "./test-support.js";
+
+describe("builtinCollectors", () => {
+  it("lists cpu and memory, enabled by default every 10 s", () => {
+    expect(builtinCollectors().map((r) => [r.name, r.defaultEnabled, r.defaultIntervalMs])).toEqual([
+      ["cpu", true, 10_000],
+      ["memory", true, 10_000],
+    ]);
+  });
+
+  it("creates collectors named as registered, with fresh state each time", () => {
+    for (const registration of builtinCollectors()) {
+      const a = registration.create({});
+      const b = registration.create({});
+      expect(a.name).toBe(registration.name);
+      expect(a).not.toBe(b);
+    }
+  });
+
+  it("declares metric and label names that follow the Prometheus rules, each name once", () => {
+    const names = builtinCollectors().flatMap((r) => r.create({}).metrics.map((m) => m.name));
+    expect(new Set(names).size).toBe(names.length);
+    for (const registration of builtinCollectors()) {
+      for (const m of registration.create({}).metrics) {
+        expect(m.name).toMatch(METRIC_NAME_RE);
+        expect(m.help).not.toBe("");
+        for (const label of m.labels) expect(label).toMatch(LABEL_NAME_RE);
+        if (m.name.endsWith("_percent")) expect(m.unit).toBe("percent");
+        if (m.name.endsWith("_bytes")) expect(m.unit).toBe("bytes");
+      }
+    }
+  });
+
+  it("run over two recorded readings, every collector emits only what it declares, stamped with the tick", async () => {
+    const collectors: Collector[] = builtinCollectors().map((r) => r.create({}));
+    const { logger, warnings } = captureLogger();
+    const emitted = new Set<string>();
+    for (const [tick, now] of [
+      ["t0", 1_000],
+      ["t1", 2_000],
+    ] as const) {
+      const proc = new ProcFs(fixtureProcRoot("this-machine", tick));
+      for (const collector of collectors) {
+        for (const sample of await collector.collect({
+          now,
+          proc,
+          logger: logger.child({ collector: collector.name }),
+        })) {
+          const declared = collector.metrics.find((m) => m.name === sample.metric);
+          expect(declared, `${collector.name} emitted undeclared ${sample.metric}`).toBeDefined();
+          expect(Object.keys(sample.labels).sort()).toEqual([...(declared?.labels ?? [])].sort());
+          expect(sample.ts).toBe(now);
+          expect(Number.isFinite(sample.value)).toBe(true);
+          emitted.add(sample.metric);
+        }
+      }
+      proc.close();
+    }
+    expect(warnings()).toEqual([]);
+    // Everything declared shows up on this machine except swap_used_percent: it has no swap.
+    const declared = collectors.flatMap((c) => c.metrics.map((m) => m.name));
+    expect(declared.filter((name) => !emitted.has(name))).toEqual(["swap_used_percent"]);
+  });
+
+  it("sees files swapped in by rename under one ProcFs, as the agent's end-to-end tests do", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vigil-swap-"));
+    try {
+      fs.cpSync(fixtureProcRoot("this-machine", "t0"), path.join(dir, "proc"), { recursive: true });
+      const proc = new ProcFs(path.join(dir, "proc"));
+      const cpu = builtinCollectors()[0]?.create({});
+      const { logger } = captureLogger();
+      expect(await cpu?.collect({ now: 1_000, proc, logger })).toEqual([]);
+      for (const file of ["stat", "meminfo"]) {
+        fs.copyFileSync(
+          path.join(fixtureProcRoot("this-machine", "t1"), file),
+          path.join(dir, "proc", `${file}.new`),
+        );
+        fs.renameSync(path.join(dir, "proc", `${file}.new`), path.join(dir, "proc", file));
+      }
+      const samples = (await cpu?.collect({ now: 2_000, proc, logger })) ?? [];
+      // 206 ticks passed in total, 99 of them idle, 0 iowait (see cpu.test.ts)
+      const total = samples.find((s) => s.metric === "cpu_usage_percent" && s.labels.cpu === "total");
+      expect(total?.value).toBeCloseTo(100 * (1 - 99 / 206), 12);
+      proc.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

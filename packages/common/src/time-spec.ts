@@ -1,0 +1,26 @@
+import { parseDuration } from "./duration.js";
+
+const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * Reads a point in time as the API accepts it: `now`, a relative `-1h` (before `nowMs`),
+ * Unix seconds (`1764040000`, fractions allowed) or RFC 3339 (`2026-11-25T10:00:00Z`).
+ * Returns Unix milliseconds; throws an Error quoting the text otherwise.
+ */
+export function parseTimeSpec(text: string, nowMs: number): number {
+  const t = text.trim();
+  if (t === "now") return nowMs;
+  if (t.startsWith("-")) {
+    try {
+      return nowMs - parseDuration(t.slice(1));
+    } catch {
+      throw new Error(`"${text}" is not a time: a relative time is "-" and a duration, e.g. "-1h"`);
+    }
+  }
+  if (/^\d+(?:\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  if (RFC3339_RE.test(t)) {
+    const ms = Date.parse(t);
+    if (!Number.isNaN(ms)) return ms;
+  }
+  throw new Error(`"${text}" is not a time (expected "now", "-1h", Unix seconds or RFC 3339)`);
+}

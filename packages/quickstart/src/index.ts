@@ -1,0 +1,2 @@
+export { type QuickstartIo, quickstart } from "./quickstart.js";
+export { dialAddress, localAgentToml, quickstartSettings } from "./quickstart-config.js";

@@ -1,0 +1,160 @@
+import { parseArgs } from "node:util";
+import { createLogger, isConfigError, onShutdownSignal, parseDuration } from "@vigil/common";
+import { Catalog } from "@vigil/storage";
+import { createApiToken, createEnrollToken, DEFAULT_ENROLL_TTL } from "../auth/token-admin.js";
+import { loadServerConfig, type ServerConfig } from "../config.js";
+import { startServer } from "../server.js";
+import { SERVER_VERSION } from "../version.js";
+import { isUsageError, UsageError } from "./usage-error.js";
+
+const USAGE = `Usage:
+  vigil-server [--config FILE]                     run the server (defaults: data in ./data,
+                                                   HTTP 127.0.0.1:9800, gRPC 127.0.0.1:9801)
+  vigil-server check-config FILE                   validate a config file and exit
+  vigil-server token create [--config FILE] --name NAME [--role admin|viewer]
+                                                   create an API token; it is printed once
+  vigil-server enroll-token create [--config FILE] [--ttl 1h]
+                                                   create a one-time agent enrolment token
+  vigil-server --help | --version
+
+Environment: VIGIL_DATA_DIR, VIGIL_HTTP_LISTEN, VIGIL_GRPC_LISTEN, VIGIL_LOG_LEVEL override the config.
+Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad config.`;
+
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/** Runs the CLI; resolves to the exit status (the server itself resolves when it has stopped). */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (err) {
+    if (isUsageError(err)) {
+      io.stderr.write(`vigil-server: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (isConfigError(err)) {
+      io.stderr.write(`vigil-server: invalid config: ${err.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`vigil-server: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === "help") {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (command === "--version") {
+    io.stdout.write(`${SERVER_VERSION}\n`);
+    return 0;
+  }
+  if (command === "check-config") {
+    const { positionals } = parse(rest, {}, 1);
+    const file = positionals[0];
+    if (!file) throw new UsageError("check-config needs a FILE");
+    const config = loadServerConfig(file, io.env, io.cwd);
+    io.stdout.write(`${file}: ok (data_dir ${config.dataDir})\n`);
+    return 0;
+  }
+  if (command === "token") return tokenCommand(rest, io);
+  if (command === "enroll-token") return enrollTokenCommand(rest, io);
+  if (command !== undefined && !command.startsWith("-")) throw new UsageError(`unknown command "${command}"`);
+  const { values } = parse(argv, { config: { type: "string" } }, 0);
+  return runServer(loadServerConfig(values.config, io.env, io.cwd), io);
+}
+
+function tokenCommand(argv: readonly string[], io: CliIo): number {
+  const [sub, ...rest] = argv;
+  if (sub !== "create") throw new UsageError(`unknown token command "${sub ?? ""}" (expected "create")`);
+  const { values } = parse(
+    rest,
+    { config: { type: "string" }, name: { type: "string" }, role: { type: "string" } },
+    0,
+  );
+  if (!values.name) throw new UsageError("token create needs --name NAME");
+  const role = values.role ?? "admin";
+  if (role !== "admin" && role !== "viewer")
+    throw new UsageError(`--role must be admin or viewer, not "${role}"`);
+  const config = loadServerConfig(values.config, io.env, io.cwd);
+  const catalog = Catalog.open(config.dataDir);
+  try {
+    io.stdout.write(`${createApiToken(catalog, values.name, role, Date.now())}\n`);
+  } finally {
+    catalog.close();
+  }
+  return 0;
+}
+
+function enrollTokenCommand(argv: readonly string[], io: CliIo): number {
+  const [sub, ...rest] = argv;
+  if (sub !== "create")
+    throw new UsageError(`unknown enroll-token command "${sub ?? ""}" (expected "create")`);
+  const { values } = parse(rest, { config: { type: "string" }, ttl: { type: "string" } }, 0);
+  const ttl = values.ttl ?? DEFAULT_ENROLL_TTL;
+  try {
+    parseDuration(ttl);
+  } catch (err) {
+    throw new UsageError(`--ttl: ${(err as Error).message}`);
+  }
+  const config = loadServerConfig(values.config, io.env, io.cwd);
+  const catalog = Catalog.open(config.dataDir);
+  try {
+    io.stdout.write(`${createEnrollToken(catalog, ttl, Date.now()).token}\n`);
+  } finally {
+    catalog.close();
+  }
+  return 0;
+}
+
+async function runServer(config: ServerConfig, io: CliIo): Promise<number> {
+  const logger = createLogger({ name: "vigil-server", level: config.logLevel, destination: io.stdout });
+  const server = await startServer(config, logger);
+  if (server.firstToken) {
+    // Shown once, on the terminal only: the catalog keeps just its hash and no log line carries it.
+    io.stderr.write(
+      `\nvigil-server: first start: created API token "admin" (role admin). It is shown only now:\n\n    ${server.firstToken}\n\n` +
+        `Use it as "Authorization: Bearer <token>". Create more with: vigil-server token create --name NAME\n\n`,
+    );
+  }
+  await new Promise<void>((resolve) => {
+    onShutdownSignal(() => {
+      void server.stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, "error while stopping");
+        resolve();
+      });
+    }, logger);
+  });
+  logger.info("vigil-server stopped");
+  return 0;
+}
+
+type Options = Parameters<typeof parseArgs>[0] extends infer P
+  ? P extends { options?: infer O }
+    ? NonNullable<O>
+    : never
+  : never;
+
+function parse<O extends Options>(argv: readonly string[], options: O, maxPositionals: number) {
+  try {
+    const result = parseArgs({
+      args: [...argv],
+      options,
+      allowPositionals: maxPositionals > 0,
+      strict: true,
+    });
+    if (result.positionals.length > maxPositionals) {
+      throw new UsageError(`unexpected argument "${result.positionals[maxPositionals]}"`);
+    }
+    return result;
+  } catch (err) {
+    if (isUsageError(err)) throw err;
+    throw new UsageError((err as Error).message);
+  }
+}

@@ -1,0 +1,95 @@
+import { resolve } from "node:path";
+import {
+  ConfigError,
+  type HostPort,
+  type LogLevel,
+  parseHostPort,
+  readTomlFile,
+  validateConfig,
+  zHostPort,
+  zLogLevel,
+} from "@vigil/common";
+import { z } from "zod";
+
+export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9800";
+export const DEFAULT_GRPC_LISTEN = "127.0.0.1:9801";
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+const serverSection = z.strictObject({
+  data_dir: z.string().min(1, "must not be empty").default("./data"),
+  http_listen: zHostPort.default(DEFAULT_HTTP_LISTEN),
+  grpc_listen: zHostPort.default(DEFAULT_GRPC_LISTEN),
+  log_level: zLogLevel.default("info"),
+});
+
+const ingestSection = z.strictObject({
+  max_message_bytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(64 * 1024 * 1024)
+    .default(DEFAULT_MAX_MESSAGE_BYTES),
+});
+
+/** The server TOML schema; `config/server.example.toml` documents every key. */
+export const serverConfigSchema = z.strictObject({
+  server: serverSection.prefault({}),
+  ingest: ingestSection.prefault({}),
+});
+
+export interface ServerConfig {
+  /** Absolute. */
+  readonly dataDir: string;
+  readonly httpListen: HostPort;
+  readonly grpcListen: HostPort;
+  readonly logLevel: LogLevel;
+  readonly maxMessageBytes: number;
+  /** The file it came from, or undefined for built-in defaults. */
+  readonly file: string | undefined;
+}
+
+/** Environment variables that override the config file (Contract). */
+export const SERVER_ENV_OVERRIDES = {
+  VIGIL_DATA_DIR: "data_dir",
+  VIGIL_HTTP_LISTEN: "http_listen",
+  VIGIL_GRPC_LISTEN: "grpc_listen",
+  VIGIL_LOG_LEVEL: "log_level",
+} as const;
+
+/**
+ * Loads the server config: the TOML file if given (else built-in defaults), then the
+ * `VIGIL_*` environment overrides. Throws ConfigError naming file, line and key.
+ */
+export function loadServerConfig(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): ServerConfig {
+  const { source, data } = file ? readTomlFile(file) : { source: "", data: {} };
+  const parsed = validateConfig(file ?? "(defaults)", source, data, serverConfigSchema);
+  const server: Record<string, string> = { ...parsed.server };
+  for (const [variable, key] of Object.entries(SERVER_ENV_OVERRIDES)) {
+    const value = env[variable];
+    if (value !== undefined && value !== "") server[key] = value;
+  }
+  // Re-validate the [server] section with the overrides applied, naming the variable on error.
+  const result = serverSection.safeParse(server);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const key = String(issue?.path[0] ?? "");
+    const variable = Object.entries(SERVER_ENV_OVERRIDES).find(([, k]) => k === key)?.[0];
+    throw new ConfigError({
+      file: "environment",
+      key: variable ?? key,
+      problem: issue?.message ?? "invalid",
+    });
+  }
+  return {
+    dataDir: resolve(cwd, result.data.data_dir),
+    httpListen: parseHostPort(result.data.http_listen),
+    grpcListen: parseHostPort(result.data.grpc_listen),
+    logLevel: result.data.log_level,
+    maxMessageBytes: parsed.ingest.max_message_bytes,
+    file,
+  };
+}

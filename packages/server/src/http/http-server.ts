@@ -1,0 +1,66 @@
+import type { Logger } from "@vigil/common";
+import type { Catalog, StorageEngine } from "@vigil/storage";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from "fastify";
+import { registerAgentsRoutes } from "./agents-routes.js";
+import { createAuthHook } from "./auth-hook.js";
+import { isHttpError } from "./http-error.js";
+import { registerMetricsRoute } from "./metrics-route.js";
+
+export interface HttpDeps {
+  readonly catalog: Catalog;
+  readonly storage: StorageEngine;
+  readonly logger: Logger;
+  readonly version: string;
+  readonly now: () => number;
+  readonly startedAt: number;
+}
+
+/** The HTTP API: JSON everywhere, errors as `{"error", "code"}`, bearer tokens on all but health. */
+export function createHttpServer(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Per-request lines would drown the log; requests are logged at debug in onResponse below.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    // Reject unknown query parameters instead of silently ignoring a typo like `?metirc=`.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (isHttpError(err)) {
+      return reply.status(err.statusCode).send({ error: err.message, code: err.code });
+    }
+    if (err.validation) {
+      return reply.status(400).send({ error: err.message, code: "bad_request" });
+    }
+    const statusCode = err.statusCode ?? 500;
+    if (statusCode >= 500) {
+      request.log.error({ err, url: request.url }, "request failed");
+      return reply.status(statusCode).send({ error: "internal server error", code: "internal" });
+    }
+    return reply.status(statusCode).send({ error: err.message, code: err.code ?? "bad_request" });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .send({ error: `no route ${request.method} ${request.url.split("?")[0]}`, code: "not_found" }),
+  );
+  app.addHook("onRequest", createAuthHook(deps.catalog));
+  app.addHook("onResponse", async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode }, "http request");
+  });
+
+  app.get("/api/v1/health", async () => ({
+    status: "ok",
+    version: deps.version,
+    uptime_seconds: Math.round((deps.now() - deps.startedAt) / 1000),
+  }));
+  registerMetricsRoute(app, deps.storage, deps.now);
+  registerAgentsRoutes(app, deps.catalog, deps.storage, deps.now);
+  return app;
+}

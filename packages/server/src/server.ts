@@ -1,0 +1,121 @@
+import { mkdirSync } from "node:fs";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { formatHostPort, type Logger } from "@vigil/common";
+import { ingestServerDefinition } from "@vigil/protocol";
+import { Catalog, SqliteStorageEngine, type StorageEngine } from "@vigil/storage";
+import type { FastifyInstance } from "fastify";
+import { createApiToken } from "./auth/token-admin.js";
+import type { ServerConfig } from "./config.js";
+import { createHttpServer } from "./http/http-server.js";
+import { createIngestHandlers } from "./ingest/ingest-service.js";
+import { SERVER_VERSION } from "./version.js";
+
+/** gRPC keepalive: agents ping every 30 s; allow pings down to 10 s so no agent is cut for `too_many_pings`. */
+const GRPC_SERVER_OPTIONS = {
+  "grpc.keepalive_time_ms": 60_000,
+  "grpc.keepalive_timeout_ms": 20_000,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+  "grpc.http2.max_ping_strikes": 0,
+};
+// Agent streams never end by themselves: give in-flight batches a moment, then cut the streams (agents resend).
+const SHUTDOWN_GRACE_MS = 1_000;
+
+export interface RunningServer {
+  readonly httpAddress: string;
+  readonly grpcAddress: string;
+  /** The admin API token created on the very first start, or undefined. Never logged. */
+  readonly firstToken: string | undefined;
+  stop(): Promise<void>;
+}
+
+/** Opens the data directory, binds gRPC and HTTP, and serves until `stop()`. */
+export async function startServer(
+  config: ServerConfig,
+  logger: Logger,
+  now: () => number = Date.now,
+): Promise<RunningServer> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const catalog = Catalog.open(config.dataDir, logger.child({ component: "catalog" }));
+  let storage: StorageEngine | undefined;
+  let grpc: Server | undefined;
+  let http: FastifyInstance | undefined;
+  const closeAll = async () => {
+    if (grpc) await shutdownGrpc(grpc);
+    if (http) await http.close();
+    if (storage) await storage.close();
+    catalog.close();
+  };
+  try {
+    storage = SqliteStorageEngine.open({
+      dataDir: config.dataDir,
+      catalog,
+      logger: logger.child({ component: "storage" }),
+    });
+    const firstToken =
+      catalog.countApiTokens() === 0 ? createApiToken(catalog, "admin", "admin", now()) : undefined;
+
+    grpc = new Server({
+      ...GRPC_SERVER_OPTIONS,
+      "grpc.max_receive_message_length": config.maxMessageBytes,
+    });
+    grpc.addService(
+      ingestServerDefinition,
+      createIngestHandlers({
+        catalog,
+        storage,
+        logger: logger.child({ component: "ingest" }),
+        serverVersion: SERVER_VERSION,
+        maxMessageBytes: config.maxMessageBytes,
+        now,
+      }),
+    );
+    const grpcPort = await bindGrpc(grpc, formatHostPort(config.grpcListen));
+    const grpcAddress = formatHostPort({ host: config.grpcListen.host, port: grpcPort });
+
+    http = createHttpServer({
+      catalog,
+      storage,
+      logger: logger.child({ component: "http" }),
+      version: SERVER_VERSION,
+      now,
+      startedAt: now(),
+    });
+    await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
+    const httpPort = (http.server.address() as { port: number }).port;
+    const httpAddress = formatHostPort({ host: config.httpListen.host, port: httpPort });
+    logger.info(
+      { http: httpAddress, grpc: grpcAddress, dataDir: config.dataDir, version: SERVER_VERSION },
+      "vigil-server listening",
+    );
+    return { httpAddress, grpcAddress, firstToken, stop: closeAll };
+  } catch (err) {
+    await closeAll().catch((closeErr: unknown) =>
+      logger.error({ err: closeErr }, "cleanup after a failed start failed"),
+    );
+    throw err;
+  }
+}
+
+function bindGrpc(server: Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => {
+      if (err) reject(new Error(`cannot listen for gRPC on ${address}: ${err.message}`));
+      else resolve(port);
+    });
+  });
+}
+
+/** Lets open streams finish for a moment, then cuts them. */
+function shutdownGrpc(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, SHUTDOWN_GRACE_MS);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

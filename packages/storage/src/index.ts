@@ -1,0 +1,33 @@
+export { type AgentHello, Catalog, type EnrollTokenResult } from "./catalog.js";
+export type { AgentRecord, ApiTokenRecord, EnrollTokenRefusal, TokenRole } from "./catalog-types.js";
+export {
+  CATALOG_FILE_NAME,
+  catalogPath,
+  DAY_MS,
+  dayFileName,
+  dayFilePath,
+  MAX_TIMESTAMP_MS,
+  parseDayFileName,
+  SAMPLES_DIR_NAME,
+  samplesDir,
+} from "./data-dir-layout.js";
+export { DAY_FILE_FORMAT_VERSION } from "./day-file.js";
+export { DEFAULT_MAX_OPEN_DAYS } from "./day-file-cache.js";
+export { openReadonlyDb, openWritableDb, type ReadableDb, type WritableDb } from "./db.js";
+export { CATALOG_SCHEMA_VERSION } from "./migrate.js";
+export {
+  MAX_RAW_POINTS_PER_SERIES,
+  MAX_STEP_BUCKETS,
+  SqliteStorageEngine,
+  type SqliteStorageEngineOptions,
+} from "./sqlite-engine.js";
+export type {
+  AppendResult,
+  BucketPoint,
+  RangeQuery,
+  RawPoint,
+  SeriesInfo,
+  SeriesRange,
+  StorageEngine,
+} from "./storage-engine.js";
+export { isStorageError, StorageError, type StorageErrorCode } from "./storage-error.js";

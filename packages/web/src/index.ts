@@ -1,0 +1,2 @@
+// Placeholder so the package builds; its issue fills it.
+export {};
