@@ -2,24 +2,47 @@
  * Finds the 1-based line where a dotted key path is defined in TOML text, for error messages.
  * smol-toml gives values without positions, so this follows table headers and `key =` lines;
  * a key inside an inline table or array resolves to the nearest enclosing key or header found.
+ * Numbers in the path index arrays of tables: `["alert", "rules", 1, "expr"]` is in the second `[[alert.rules]]`.
  * Returns undefined when nothing on the path is written in the file (a default, or an env override).
  */
 export function findTomlKeyLine(source: string, path: readonly (string | number)[]): number | undefined {
-  const want = path.filter((p): p is string => typeof p === "string");
   const lines = source.split(/\r?\n/);
-  let table: string[] = [];
+  let table: (string | number)[] = [];
   let best: { line: number; depth: number } | undefined;
-  const consider = (full: string[], line: number) => {
+  // Arrays of tables (`[[a.b]]`): how many entries each has so far, keyed by its resolved path,
+  // so `a.b[1].c` finds the second `[[a.b]]`, not the first.
+  const arrayCounts = new Map<string, number>();
+  const resolveTable = (parts: readonly string[]): (string | number)[] => {
+    const out: (string | number)[] = [];
+    for (const part of parts) {
+      out.push(part);
+      const count = arrayCounts.get(JSON.stringify(out));
+      if (count !== undefined) out.push(count - 1);
+    }
+    return out;
+  };
+  const consider = (full: readonly (string | number)[], line: number) => {
     let depth = 0;
-    while (depth < full.length && depth < want.length && full[depth] === want[depth]) depth++;
+    while (depth < full.length && depth < path.length && full[depth] === path[depth]) depth++;
     if (depth === full.length && depth > 0 && (!best || depth > best.depth)) best = { line, depth };
   };
   for (let i = 0; i < lines.length; i++) {
     const text = stripComment(lines[i] as string).trim();
     if (text === "") continue;
-    const header = /^\[\[?\s*([^\]]+?)\s*\]\]?$/.exec(text);
+    const arrayHeader = /^\[\[\s*(.+?)\s*\]\]$/.exec(text);
+    const header = arrayHeader ?? /^\[\s*(.+?)\s*\]$/.exec(text);
     if (header) {
-      table = splitDottedKey(header[1] as string);
+      const parts = splitDottedKey(header[1] as string);
+      if (arrayHeader) {
+        const base = [...resolveTable(parts.slice(0, -1)), ...parts.slice(-1)];
+        const key = JSON.stringify(base);
+        const count = (arrayCounts.get(key) ?? 0) + 1;
+        arrayCounts.set(key, count);
+        table = [...base, count - 1];
+        consider(base, i + 1);
+      } else {
+        table = resolveTable(parts);
+      }
       consider(table, i + 1);
       continue;
     }
