@@ -56,12 +56,16 @@ function runBenchmark(name) {
 const names = benchmarkNames();
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
-  process.stdout.write(`Usage: node bench/run.mjs [NAME...]   (npm run bench [-- NAME...])\nBenchmarks: ${names.join(", ")}\n`);
+  process.stdout.write(
+    `Usage: node bench/run.mjs [NAME...]   (npm run bench [-- NAME...])\nBenchmarks: ${names.join(", ")}\n`,
+  );
   process.exit(0);
 }
 const unknown = args.filter((arg) => !names.includes(arg));
 if (unknown.length > 0) {
-  process.stderr.write(`bench: unknown benchmark ${unknown.map((n) => `"${n}"`).join(", ")}; available: ${names.join(", ")}\n`);
+  process.stderr.write(
+    `bench: unknown benchmark ${unknown.map((n) => `"${n}"`).join(", ")}; available: ${names.join(", ")}\n`,
+  );
   process.exit(2);
 }
 

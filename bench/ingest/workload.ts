@@ -6,13 +6,21 @@ export interface Shape {
   readonly name: string;
   readonly seriesPerBatch: number;
   readonly ticksPerBatch: number;
-  /** Batches sent before timing starts (JIT, the catalog creating the series ids, SQLite's page cache). */
-  readonly warmupBatches: number;
+  /**
+   * Ticks written before timing starts, in batches of `PREFILL_TICKS_PER_BATCH`. Besides warming the JIT
+   * and creating the series ids, this grows the file to its steady state: while a file is small, the
+   * series of a tick share B-tree pages and a tick is cheap; once each series has its own pages, every
+   * tick dirties one page per series and the rate settles (see docs/benchmarks.md).
+   */
+  readonly prefillTicks: number;
   /** Batches timed. */
   readonly timedBatches: number;
   /** Milliseconds between ticks: the agent's collection interval. */
   readonly tickIntervalMs: number;
 }
+
+/** Prefill batches are bulk-shaped so the file grows quickly. */
+export const PREFILL_TICKS_PER_BATCH = 20;
 
 /** One batch, columnar, as an agent hands it to `encodeBatch` and storage writes it. */
 export type BatchSeries = readonly SeriesSamples[];
@@ -21,7 +29,8 @@ export type BatchSeries = readonly SeriesSamples[];
 export interface Workload {
   readonly shape: Shape;
   readonly series: readonly SeriesDefinition[];
-  readonly warmup: readonly BatchSeries[];
+  /** The prefill, earlier in time than the timed batches. */
+  readonly prefill: readonly BatchSeries[];
   readonly timed: readonly BatchSeries[];
 }
 
@@ -34,7 +43,16 @@ export interface SeriesDefinition {
 }
 
 const CPU_MODES = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"] as const;
-const PROCESS_NAMES = ["postgres", "nginx", "node", "java", "redis-server", "dockerd", "sshd", "cron"] as const;
+const PROCESS_NAMES = [
+  "postgres",
+  "nginx",
+  "node",
+  "java",
+  "redis-server",
+  "dockerd",
+  "sshd",
+  "cron",
+] as const;
 
 /** Metric families of the Contract's core names; series `i` is instance `i / 8` of family `i % 8`. */
 const FAMILIES: readonly ((k: number) => SeriesDefinition)[] = [
@@ -59,7 +77,11 @@ const FAMILIES: readonly ((k: number) => SeriesDefinition)[] = [
     labels: { interface: `veth${k.toString(16)}` },
     kind: "bytes_per_second",
   }),
-  (k) => ({ metric: "disk_write_bytes_per_second", labels: { device: `nvme${k}n1` }, kind: "bytes_per_second" }),
+  (k) => ({
+    metric: "disk_write_bytes_per_second",
+    labels: { device: `nvme${k}n1` },
+    kind: "bytes_per_second",
+  }),
   (k) => ({
     metric: "filesystem_used_percent",
     labels: { mountpoint: `/srv/vol${k}`, device: `/dev/mapper/vg0-vol${k}`, fstype: "ext4" },
@@ -74,7 +96,9 @@ const FAMILIES: readonly ((k: number) => SeriesDefinition)[] = [
 
 /** `count` distinct series in the Contract's naming, deterministic. */
 export function seriesDefinitions(count: number): SeriesDefinition[] {
-  return Array.from({ length: count }, (_, i) => (FAMILIES[i % FAMILIES.length] as (k: number) => SeriesDefinition)(Math.floor(i / FAMILIES.length)));
+  return Array.from({ length: count }, (_, i) =>
+    (FAMILIES[i % FAMILIES.length] as (k: number) => SeriesDefinition)(Math.floor(i / FAMILIES.length)),
+  );
 }
 
 /** mulberry32: a small seeded PRNG, so every run sends the same values. */
@@ -128,32 +152,30 @@ function valueWalker(kind: ValueKind, random: () => number): () => number {
 
 /**
  * Builds the batches of a shape: ticks `tickIntervalMs` apart from `startMs`, every series at every
- * tick, `ticksPerBatch` consecutive ticks per batch. Warm-up batches come first in time.
+ * tick; first `prefillTicks` ticks in batches of `PREFILL_TICKS_PER_BATCH`, then `timedBatches` batches
+ * of `ticksPerBatch` ticks.
  */
 export function buildWorkload(shape: Shape, startMs: number, seed: number): Workload {
   const series = seriesDefinitions(shape.seriesPerBatch);
   const random = prng(seed);
   const walkers = series.map((s) => valueWalker(s.kind, random));
-  const batches: BatchSeries[] = [];
-  for (let b = 0; b < shape.warmupBatches + shape.timedBatches; b++) {
-    const firstTick = b * shape.ticksPerBatch;
+  let nextTick = 0;
+  const batchOf = (ticks: number): BatchSeries => {
     const timestamps = Array.from(
-      { length: shape.ticksPerBatch },
-      (_, t) => startMs + (firstTick + t) * shape.tickIntervalMs,
+      { length: ticks },
+      (_, t) => startMs + (nextTick + t) * shape.tickIntervalMs,
     );
-    batches.push(
-      series.map((s, i) => {
-        const walk = walkers[i] as () => number;
-        return { metric: s.metric, labels: s.labels, timestamps, values: timestamps.map(() => walk()) };
-      }),
-    );
-  }
-  return {
-    shape,
-    series,
-    warmup: batches.slice(0, shape.warmupBatches),
-    timed: batches.slice(shape.warmupBatches),
+    nextTick += ticks;
+    return series.map((s, i) => {
+      const walk = walkers[i] as () => number;
+      return { metric: s.metric, labels: s.labels, timestamps, values: timestamps.map(() => walk()) };
+    });
   };
+  const prefill: BatchSeries[] = [];
+  for (let left = shape.prefillTicks; left > 0; left -= PREFILL_TICKS_PER_BATCH)
+    prefill.push(batchOf(Math.min(left, PREFILL_TICKS_PER_BATCH)));
+  const timed = Array.from({ length: shape.timedBatches }, () => batchOf(shape.ticksPerBatch));
+  return { shape, series, prefill, timed };
 }
 
 /** Samples in a list of batches. */

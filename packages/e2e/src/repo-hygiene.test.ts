@@ -64,6 +64,11 @@ describe("generated protobuf code", () => {
 });
 
 describe("formatting and lint", () => {
+  it("the benchmarks type-check (they run through tsx, outside tsc -b)", () => {
+    const r = spawnSync(bin("tsc"), ["-p", "bench/tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
   it("biome check passes on the whole repository", () => {
     const r = spawnSync(bin("biome"), ["check", "--no-errors-on-unmatched", "."], {
       cwd: ROOT,
