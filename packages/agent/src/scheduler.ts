@@ -39,12 +39,14 @@ export class Scheduler {
     this.timers.clear();
   }
 
-  private arm(entry: ScheduledCollector): void {
+  private arm(entry: ScheduledCollector, previousTick?: number): void {
     if (this.stopped) return;
     const now = this.now();
-    const tick = Math.floor(now / entry.intervalMs) * entry.intervalMs + entry.intervalMs;
+    let tick = Math.floor(now / entry.intervalMs) * entry.intervalMs + entry.intervalMs;
+    // A timer can fire a millisecond or so before its tick by this clock: never schedule a tick twice.
+    if (previousTick !== undefined && tick <= previousTick) tick = previousTick + entry.intervalMs;
     const timer = setTimeout(() => {
-      this.arm(entry);
+      this.arm(entry, tick);
       void this.run(entry, tick);
     }, tick - now);
     this.timers.set(entry.collector.name, timer);
@@ -59,10 +61,15 @@ export class Scheduler {
     }
     this.running.add(collector.name);
     let timeout: NodeJS.Timeout | undefined;
+    // An abandoned collect still runs: the collector counts as running until it really finishes,
+    // so the next tick is skipped rather than overlapping it (collectors keep state between reads).
+    const collecting = Promise.resolve()
+      .then(() => collector.collect({ now: tick, proc: this.proc, logger: log }))
+      .finally(() => this.running.delete(collector.name));
     try {
       const limitMs = Math.max(50, entry.intervalMs * TIMEOUT_FRACTION);
       const samples = await Promise.race([
-        collector.collect({ now: tick, proc: this.proc, logger: log }),
+        collecting,
         new Promise<never>((_, reject) => {
           timeout = setTimeout(() => reject(new Error(`collect took longer than ${limitMs} ms`)), limitMs);
         }),
@@ -72,7 +79,6 @@ export class Scheduler {
       log.warn({ err: err instanceof Error ? err.message : String(err) }, "collect failed");
     } finally {
       clearTimeout(timeout);
-      this.running.delete(collector.name);
     }
   }
 }

@@ -23,13 +23,15 @@ export function parseDuration(text: string): number {
   for (const match of trimmed.matchAll(PART_RE)) {
     total += Number(match[1]) * (UNIT_MS[match[2] as string] as number);
   }
-  return Math.round(total);
+  const ms = Math.round(total);
+  if (!Number.isSafeInteger(ms)) throw new Error(`"${text}" is too long a duration`);
+  return ms;
 }
 
 /** Formats milliseconds as the shortest duration text `parseDuration` reads back (`90000` → `1m30s`). */
 export function formatDuration(ms: number): string {
-  if (ms === 0) return "0s";
   let rest = Math.round(ms);
+  if (rest === 0) return "0s";
   let out = "";
   for (const [unit, size] of [
     ["d", 86_400_000],

@@ -1,4 +1,5 @@
 export { AGENT_ID_RE, AGENT_ID_RULE } from "./agent-id.js";
+export { isUsageError, parseCliArgs, UsageError } from "./cli-args.js";
 export { ConfigError, isConfigError } from "./config-error.js";
 export { zDurationMs, zHostPort, zLogLevel } from "./config-schema.js";
 export { formatDuration, parseDuration } from "./duration.js";

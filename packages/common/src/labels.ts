@@ -37,8 +37,8 @@ export function parseLabelMatchers(text: string): LabelMatcher[] {
   return text.split(",").map((part) => {
     const neq = part.indexOf("!=");
     const eq = part.indexOf("=");
-    if (eq <= 0 && neq <= 0) throw new Error(`label matcher "${part}" has no "=" or "!="`);
-    const isNeq = neq > 0 && neq < eq;
+    if (eq < 0) throw new Error(`label matcher "${part}" has no "=" or "!="`);
+    const isNeq = neq >= 0 && neq < eq;
     const name = part.slice(0, isNeq ? neq : eq).trim();
     const value = part.slice(isNeq ? neq + 2 : eq + 1).trim();
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name))

@@ -1,6 +1,6 @@
 import { parseDuration } from "./duration.js";
 
-const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
+const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
 
 /**
  * Reads a point in time as the API accepts it: `now`, a relative `-1h` (before `nowMs`),
@@ -17,10 +17,21 @@ export function parseTimeSpec(text: string, nowMs: number): number {
       throw new Error(`"${text}" is not a time: a relative time is "-" and a duration, e.g. "-1h"`);
     }
   }
-  if (/^\d+(?:\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  if (RFC3339_RE.test(t)) {
+  if (/^\d+(?:\.\d+)?$/.test(t)) {
+    const ms = Math.round(Number(t) * 1000);
+    if (Number.isSafeInteger(ms)) return ms;
+  }
+  const m = RFC3339_RE.exec(t);
+  // Date.parse rolls a day past the month's end over (Feb 30 → Mar 2); RFC 3339 does not.
+  if (m && Number(m[3]) <= daysInMonth(Number(m[1]), Number(m[2]))) {
     const ms = Date.parse(t);
     if (!Number.isNaN(ms)) return ms;
   }
   throw new Error(`"${text}" is not a time (expected "now", "-1h", Unix seconds or RFC 3339)`);
+}
+
+function daysInMonth(year: number, month: number): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month, 0);
+  return d.getUTCDate();
 }

@@ -24,7 +24,9 @@ export function findTomlKeyLine(source: string, path: readonly (string | number)
   const consider = (full: readonly (string | number)[], line: number) => {
     let depth = 0;
     while (depth < full.length && depth < path.length && full[depth] === path[depth]) depth++;
-    if (depth === full.length && depth > 0 && (!best || depth > best.depth)) best = { line, depth };
+    // `full` is on the path (`[a]` for a.b), or defines all of it (`b.c = 1` in `[a]` defines a.b).
+    const onPath = depth === full.length || depth === path.length;
+    if (onPath && depth > 0 && (!best || depth > best.depth)) best = { line, depth };
   };
   for (let i = 0; i < lines.length; i++) {
     const text = stripComment(lines[i] as string).trim();

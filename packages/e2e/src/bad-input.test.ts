@@ -87,7 +87,15 @@ describe("bad input at the gRPC port", () => {
       /metric index 7 is outside the string table/,
     );
 
-    // 3. A second hello is a protocol error, not a crash.
+    // 3. A timestamp storage cannot file (past year 9999) is refused for good, not retried forever.
+    const future = encodeBatch(43, [
+      { metric: "m", labels: {}, timestamps: [300_000_000_000_000], values: [1] },
+    ]);
+    call.write(frameBytes({ case: "batch", value: future }));
+    const e4 = await r.next((x) => x.frame.case === "error" && (x.frame.value as { seq: number }).seq === 43);
+    expect(e4.frame.value).toMatchObject({ code: ErrorCode.INVALID_BATCH });
+
+    // 4. A second hello is a protocol error, not a crash.
     call.write(
       frameBytes({
         case: "hello",

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { builtinCollectors } from "@vigil/collectors";
 import { agentConfigSchema } from "@vigil/agent";
+import { builtinCollectors } from "@vigil/collectors";
 import { serverConfigSchema } from "@vigil/server";
 import { describe, expect, it } from "vitest";
 
@@ -10,7 +10,17 @@ const read = (file: string) => readFileSync(join(ROOT, file), "utf8");
 
 /** Dotted keys of a zod strict-object schema, e.g. "server.data_dir" (records contribute their value's keys under "NAME"). */
 function schemaKeys(schema: unknown, prefix = ""): string[] {
-  type Node = { _zod?: { def?: { shape?: Record<string, unknown>; innerType?: unknown; in?: unknown; valueType?: unknown; type?: string } } };
+  type Node = {
+    _zod?: {
+      def?: {
+        shape?: Record<string, unknown>;
+        innerType?: unknown;
+        in?: unknown;
+        valueType?: unknown;
+        type?: string;
+      };
+    };
+  };
   let node = schema as Node;
   for (let i = 0; i < 8; i++) {
     const def = node._zod?.def;
@@ -40,15 +50,20 @@ describe("documentation stays in step with the code", () => {
   it.each([
     ["server", serverConfigSchema, "config/server.example.toml"],
     ["agent", agentConfigSchema, "config/agent.example.toml"],
-  ] as const)("docs/configuration.md and %s's example config describe every key", (_name, schema, example) => {
-    const doc = read("docs/configuration.md");
-    const sample = read(example);
-    const keys = schemaKeys(schema);
-    expect(keys.length).toBeGreaterThan(3);
-    for (const key of keys) {
-      expect(doc, key).toContain(`\`${key}\``);
-      const leaf = key.split(".").pop() as string;
-      expect(sample, `${example} shows ${key}`).toMatch(new RegExp(`^#?\\s*(${leaf}\\s*=|\\[${leaf}\\])`, "m"));
-    }
-  });
+  ] as const)(
+    "docs/configuration.md and %s's example config describe every key",
+    (_name, schema, example) => {
+      const doc = read("docs/configuration.md");
+      const sample = read(example);
+      const keys = schemaKeys(schema);
+      expect(keys.length).toBeGreaterThan(3);
+      for (const key of keys) {
+        expect(doc, key).toContain(`\`${key}\``);
+        const leaf = key.split(".").pop() as string;
+        expect(sample, `${example} shows ${key}`).toMatch(
+          new RegExp(`^#?\\s*(${leaf}\\s*=|\\[${leaf}\\])`, "m"),
+        );
+      }
+    },
+  );
 });

@@ -37,14 +37,15 @@ export async function quickstart(io: QuickstartIo): Promise<number> {
   const httpUrl = `http://${dialAddress(settings.httpListen)}`;
   const children: ChildProcess[] = [];
   let stopping = false;
+  // The agent stops first, so its last batches still reach a running server.
   const stopAll = async () => {
     stopping = true;
-    for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
-    const timer = setTimeout(() => {
-      for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-    }, STOP_TIMEOUT_MS);
-    await Promise.all(children.map(exited));
-    clearTimeout(timer);
+    for (const c of [...children].reverse()) {
+      if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+      const timer = setTimeout(() => c.kill("SIGKILL"), STOP_TIMEOUT_MS);
+      await exited(c);
+      clearTimeout(timer);
+    }
   };
   const onSignal = () => {
     if (!stopping) {

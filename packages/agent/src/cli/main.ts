@@ -1,12 +1,14 @@
 import { hostname } from "node:os";
-import { parseArgs } from "node:util";
 import {
   createLogger,
   formatHostPort,
   isConfigError,
+  isUsageError,
   onShutdownSignal,
+  parseCliArgs,
   parseDuration,
   parseHostPort,
+  UsageError,
 } from "@vigil/common";
 import { startAgent } from "../agent.js";
 import { collectOnce, formatSampleText } from "../collect-once.js";
@@ -32,16 +34,12 @@ export interface CliIo {
   readonly stderr: NodeJS.WritableStream;
 }
 
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
-
 /** Runs the CLI and resolves to the exit status. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   try {
     return await dispatch(argv, io);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (isUsageError(err)) {
       io.stderr.write(`vigil-agent: ${err.message}\n\n${USAGE}\n`);
       return 2;
     }
@@ -66,7 +64,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
       io.stdout.write(`${AGENT_VERSION}\n`);
       return 0;
     case "check-config": {
-      const { positionals } = parse(rest, {}, 1);
+      const { positionals } = parseCliArgs(rest, {}, 1);
       if (!positionals[0]) throw new UsageError("check-config needs a FILE");
       const config = loadAgentConfig(positionals[0], knownCollectorNames());
       const names = enabledCollectors(config).map((c) => `${c.collector.name}@${c.intervalMs}ms`);
@@ -80,7 +78,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     default: {
       if (command !== undefined && !command.startsWith("-"))
         throw new UsageError(`unknown command "${command}"`);
-      const { values } = parse(argv, { config: { type: "string" } }, 0);
+      const { values } = parseCliArgs(argv, { config: { type: "string" } }, 0);
       if (!values.config) throw new UsageError("--config FILE is required");
       return runAgent(loadAgentConfig(values.config, knownCollectorNames()), io);
     }
@@ -88,7 +86,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function enrollCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parse(
+  const { values } = parseCliArgs(
     argv,
     { config: { type: "string" }, server: { type: "string" }, token: { type: "string" } },
     0,
@@ -115,7 +113,7 @@ async function enrollCommand(argv: readonly string[], io: CliIo): Promise<number
 }
 
 async function collectCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parse(
+  const { values } = parseCliArgs(
     argv,
     {
       once: { type: "boolean" },
@@ -158,27 +156,4 @@ async function runAgent(config: AgentConfig, io: CliIo): Promise<number> {
     }, logger);
   });
   return 0;
-}
-
-type Options = Parameters<typeof parseArgs>[0] extends infer P
-  ? P extends { options?: infer O }
-    ? NonNullable<O>
-    : never
-  : never;
-
-function parse<O extends Options>(argv: readonly string[], options: O, maxPositionals: number) {
-  try {
-    const result = parseArgs({
-      args: [...argv],
-      options,
-      allowPositionals: maxPositionals > 0,
-      strict: true,
-    });
-    if (result.positionals.length > maxPositionals)
-      throw new UsageError(`unexpected argument "${result.positionals[maxPositionals]}"`);
-    return result;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError((err as Error).message);
-  }
 }

@@ -1,11 +1,17 @@
-import { parseArgs } from "node:util";
-import { createLogger, isConfigError, onShutdownSignal, parseDuration } from "@vigil/common";
+import {
+  createLogger,
+  isConfigError,
+  isUsageError,
+  onShutdownSignal,
+  parseCliArgs,
+  parseDuration,
+  UsageError,
+} from "@vigil/common";
 import { Catalog } from "@vigil/storage";
 import { createApiToken, createEnrollToken, DEFAULT_ENROLL_TTL } from "../auth/token-admin.js";
 import { loadServerConfig, type ServerConfig } from "../config.js";
 import { startServer } from "../server.js";
 import { SERVER_VERSION } from "../version.js";
-import { isUsageError, UsageError } from "./usage-error.js";
 
 const USAGE = `Usage:
   vigil-server [--config FILE]                     run the server (defaults: data in ./data,
@@ -56,7 +62,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (command === "check-config") {
-    const { positionals } = parse(rest, {}, 1);
+    const { positionals } = parseCliArgs(rest, {}, 1);
     const file = positionals[0];
     if (!file) throw new UsageError("check-config needs a FILE");
     const config = loadServerConfig(file, io.env, io.cwd);
@@ -66,14 +72,14 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   if (command === "token") return tokenCommand(rest, io);
   if (command === "enroll-token") return enrollTokenCommand(rest, io);
   if (command !== undefined && !command.startsWith("-")) throw new UsageError(`unknown command "${command}"`);
-  const { values } = parse(argv, { config: { type: "string" } }, 0);
+  const { values } = parseCliArgs(argv, { config: { type: "string" } }, 0);
   return runServer(loadServerConfig(values.config, io.env, io.cwd), io);
 }
 
 function tokenCommand(argv: readonly string[], io: CliIo): number {
   const [sub, ...rest] = argv;
   if (sub !== "create") throw new UsageError(`unknown token command "${sub ?? ""}" (expected "create")`);
-  const { values } = parse(
+  const { values } = parseCliArgs(
     rest,
     { config: { type: "string" }, name: { type: "string" }, role: { type: "string" } },
     0,
@@ -96,7 +102,7 @@ function enrollTokenCommand(argv: readonly string[], io: CliIo): number {
   const [sub, ...rest] = argv;
   if (sub !== "create")
     throw new UsageError(`unknown enroll-token command "${sub ?? ""}" (expected "create")`);
-  const { values } = parse(rest, { config: { type: "string" }, ttl: { type: "string" } }, 0);
+  const { values } = parseCliArgs(rest, { config: { type: "string" }, ttl: { type: "string" } }, 0);
   const ttl = values.ttl ?? DEFAULT_ENROLL_TTL;
   try {
     parseDuration(ttl);
@@ -133,28 +139,4 @@ async function runServer(config: ServerConfig, io: CliIo): Promise<number> {
   });
   logger.info("vigil-server stopped");
   return 0;
-}
-
-type Options = Parameters<typeof parseArgs>[0] extends infer P
-  ? P extends { options?: infer O }
-    ? NonNullable<O>
-    : never
-  : never;
-
-function parse<O extends Options>(argv: readonly string[], options: O, maxPositionals: number) {
-  try {
-    const result = parseArgs({
-      args: [...argv],
-      options,
-      allowPositionals: maxPositionals > 0,
-      strict: true,
-    });
-    if (result.positionals.length > maxPositionals) {
-      throw new UsageError(`unexpected argument "${result.positionals[maxPositionals]}"`);
-    }
-    return result;
-  } catch (err) {
-    if (isUsageError(err)) throw err;
-    throw new UsageError((err as Error).message);
-  }
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "@vigil/common";
-import type { Catalog, StorageEngine } from "@vigil/storage";
+import { type Catalog, isStorageError, type StorageEngine } from "@vigil/storage";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -35,8 +35,21 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     if (isHttpError(err)) {
       return reply.status(err.statusCode).send({ error: err.message, code: err.code });
     }
-    if (err.validation) {
+    // Storage refuses queries it cannot answer (too many buckets or points): the caller's to fix.
+    if (isStorageError(err) && (err.code === "invalid_query" || err.code === "too_many_points")) {
       return reply.status(400).send({ error: err.message, code: "bad_request" });
+    }
+    if (err.validation) {
+      // Name the parameter: ajv's "must NOT have additional properties" does not say which.
+      const extra = err.validation.find((v) => v.keyword === "additionalProperties")?.params
+        .additionalProperty;
+      const error =
+        typeof extra !== "string"
+          ? err.message
+          : err.validationContext === "querystring"
+            ? `unknown query parameter "${extra}"`
+            : `${err.validationContext ?? "request"}: unknown property "${extra}"`;
+      return reply.status(400).send({ error, code: "bad_request" });
     }
     const statusCode = err.statusCode ?? 500;
     if (statusCode >= 500) {

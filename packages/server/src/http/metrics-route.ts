@@ -60,7 +60,8 @@ export function registerMetricsRoute(app: FastifyInstance, storage: StorageEngin
       }
       const stepMs = parseParam("step", q.step, parseDuration);
       if (stepMs < MIN_STEP_MS) throw badRequest(`step must be at least ${MIN_STEP_MS / 1000}s`);
-      if ((toMs - fromMs) / stepMs > MAX_BUCKETS) {
+      // Buckets start at from, from + step, …, up to and including the one holding `to`.
+      if (Math.floor((toMs - fromMs) / stepMs) + 1 > MAX_BUCKETS) {
         throw badRequest(
           `step ${q.step} gives more than ${MAX_BUCKETS} buckets over this range; use a larger step`,
         );

@@ -24,7 +24,7 @@ import {
   type StreamResponse,
   StreamResponseSchema,
 } from "@vigil/protocol";
-import type { Catalog, StorageEngine } from "@vigil/storage";
+import { type Catalog, isStorageError, type StorageEngine } from "@vigil/storage";
 import { generateSecret, hashSecret, parseBearer, SECRET_PREFIX } from "../auth/secrets.js";
 
 export interface IngestDeps {
@@ -124,6 +124,12 @@ function handleStream(deps: IngestDeps, call: StreamCall): void {
       }
       log.debug({ seq: batch.seq, samples: batchSampleCount(batch), ...result }, "batch stored");
     } catch (err) {
+      if (isStorageError(err) && err.code === "invalid_batch") {
+        // Storage refuses what the codec lets through (e.g. a timestamp past year 9999): resending cannot help.
+        log.warn({ seq: batch.seq, err: err.message }, "rejected an invalid batch");
+        sendError(batch.seq, ErrorCode.INVALID_BATCH, err.message);
+        return;
+      }
       // Not the agent's fault: it keeps the batch and resends it later.
       log.error({ seq: batch.seq, err }, "failed to store a batch");
       sendError(batch.seq, ErrorCode.INTERNAL, "the server could not store this batch; resend later");

@@ -1,0 +1,258 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ConfigError, isConfigError } from "@vigil/common";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { readApiKey } from "./api-key.js";
+import { enabledCollectors, knownCollectorNames } from "./collector-set.js";
+import { loadAgentConfig } from "./config.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "vigil-agent-config-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const file = join(dir, name);
+  mkdirSync(join(file, ".."), { recursive: true });
+  writeFileSync(file, text);
+  return file;
+}
+
+function configErrorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (isConfigError(err)) return err;
+    throw err;
+  }
+  throw new Error("expected a ConfigError, nothing was thrown");
+}
+
+describe("knownCollectorNames", () => {
+  it("lists the built-in collectors", () => {
+    expect(knownCollectorNames()).toEqual(["cpu", "memory"]);
+  });
+});
+
+describe("loadAgentConfig", () => {
+  it("fills every default for a file that sets nothing", () => {
+    const file = write("agent.toml", "# empty\n");
+    expect(loadAgentConfig(file, knownCollectorNames())).toEqual({
+      file,
+      agentId: hostname(),
+      server: { host: "127.0.0.1", port: 9801 },
+      apiKey: undefined,
+      apiKeyFile: undefined,
+      logLevel: "info",
+      labels: {},
+      procfsRoot: "/proc",
+      bufferMaxSamples: 1_000_000,
+      batchMaxSamples: 5_000,
+      flushIntervalMs: 1_000,
+      maxInFlight: 16,
+      backoffInitialMs: 500,
+      backoffMaxMs: 30_000,
+      shutdownTimeoutMs: 5_000,
+      collectors: {},
+    });
+  });
+
+  it("reads every key", () => {
+    const file = write(
+      "agent.toml",
+      [
+        'agent_id = "web-1"',
+        'server = "[::1]:7000"',
+        'api_key = "secret"',
+        'log_level = "debug"',
+        "[labels]",
+        'env = "prod"',
+        'dc = "eu-1"',
+        "[paths]",
+        'procfs = "/host/proc"',
+        "[buffer]",
+        "max_samples = 2000",
+        "[stream]",
+        "batch_max_samples = 100",
+        'flush_interval = "250ms"',
+        "max_in_flight = 4",
+        'reconnect_backoff_initial = "1s"',
+        'reconnect_backoff_max = "1m"',
+        'shutdown_timeout = "0s"',
+        "[collectors.cpu]",
+        'interval = "1s"',
+        "[collectors.memory]",
+        "enabled = false",
+      ].join("\n"),
+    );
+    const c = loadAgentConfig(file, knownCollectorNames());
+    expect(c).toEqual({
+      file,
+      agentId: "web-1",
+      server: { host: "::1", port: 7000 },
+      apiKey: "secret",
+      apiKeyFile: undefined,
+      logLevel: "debug",
+      labels: { env: "prod", dc: "eu-1" },
+      procfsRoot: "/host/proc",
+      bufferMaxSamples: 2_000,
+      batchMaxSamples: 100,
+      flushIntervalMs: 250,
+      maxInFlight: 4,
+      backoffInitialMs: 1_000,
+      backoffMaxMs: 60_000,
+      shutdownTimeoutMs: 0,
+      collectors: {
+        cpu: { enabled: undefined, intervalMs: 1_000 },
+        memory: { enabled: false, intervalMs: undefined },
+      },
+    });
+  });
+
+  it("resolves a relative api_key_file and procfs against the config file's directory, not the cwd", () => {
+    const file = write(
+      "etc/vigil/agent.toml",
+      'api_key_file = "keys/api.key"\n[paths]\nprocfs = "../fixtures/proc"\n',
+    );
+    const c = loadAgentConfig(file, knownCollectorNames());
+    expect(c.apiKeyFile).toBe(join(dir, "etc/vigil/keys/api.key"));
+    expect(c.procfsRoot).toBe(join(dir, "etc/fixtures/proc"));
+  });
+
+  it("keeps an absolute api_key_file as it is", () => {
+    const file = write("agent.toml", 'api_key_file = "/var/lib/vigil-agent/api.key"\n');
+    expect(loadAgentConfig(file, knownCollectorNames()).apiKeyFile).toBe("/var/lib/vigil-agent/api.key");
+  });
+
+  it("refuses api_key and api_key_file together, naming the api_key line", () => {
+    const file = write("agent.toml", 'agent_id = "a"\napi_key_file = "k"\napi_key = "inline"\n');
+    const err = configErrorOf(() => loadAgentConfig(file, knownCollectorNames()));
+    expect(err.message).toBe(`${file}:3: api_key: set api_key or api_key_file, not both`);
+  });
+
+  it("refuses a backoff max shorter than its initial, naming the line", () => {
+    const file = write(
+      "agent.toml",
+      '[stream]\nreconnect_backoff_initial = "10s"\nreconnect_backoff_max = "5s"\n',
+    );
+    const err = configErrorOf(() => loadAgentConfig(file, knownCollectorNames()));
+    expect(err.line).toBe(3);
+    expect(err.key).toBe("stream.reconnect_backoff_max");
+    expect(err.problem).toBe("must not be shorter than stream.reconnect_backoff_initial");
+  });
+
+  it("refuses a backoff max shorter than the default initial when only max is set", () => {
+    const file = write("agent.toml", '\n[stream]\nreconnect_backoff_max = "100ms"\n');
+    expect(configErrorOf(() => loadAgentConfig(file, knownCollectorNames())).line).toBe(3);
+  });
+
+  it("refuses an unknown collector, naming its section's line and the known ones", () => {
+    const file = write(
+      "agent.toml",
+      '[collectors.cpu]\ninterval = "1s"\n\n[collectors.gpu]\nenabled = true\n',
+    );
+    const err = configErrorOf(() => loadAgentConfig(file, knownCollectorNames()));
+    expect(err.message).toBe(`${file}:4: collectors.gpu: unknown collector "gpu" (known: cpu, memory)`);
+  });
+
+  it("finds an unknown collector written as a dotted key", () => {
+    const file = write("agent.toml", '[collectors]\ncpu.interval = "1s"\ndisks.enabled = false\n');
+    const err = configErrorOf(() => loadAgentConfig(file, knownCollectorNames()));
+    expect(err.line).toBe(3);
+    expect(err.key).toBe("collectors.disks");
+  });
+
+  it.each([
+    ['agent_id = "bad id"\n', 1, "agent_id"],
+    ['\nserver = "localhost"\n', 2, "server"],
+    ['[labels]\n1bad = "x"\n', 2, "labels.1bad"],
+    ["[buffer]\nmax_samples = 10\n", 2, "buffer.max_samples"],
+    ['[collectors.cpu]\ninterval = "50ms"\n', 2, "collectors.cpu.interval"],
+    ['[collectors.cpu]\nintervall = "5s"\n', 2, "collectors.cpu.intervall"],
+    ["[stream]\nmax_in_flight = 0\n", 2, "stream.max_in_flight"],
+    ['log_level = "verbose"\n', 1, "log_level"],
+  ])("refuses %j at line %d, key %s", (text, line, key) => {
+    const file = write("agent.toml", text);
+    const err = configErrorOf(() => loadAgentConfig(file, knownCollectorNames()));
+    expect(err.file).toBe(file);
+    expect(err.line).toBe(line);
+    expect(err.key).toBe(key);
+  });
+
+  it("explains the agent id rule and unknown keys", () => {
+    const bad = write("a.toml", 'agent_id = "-x"\n');
+    expect(configErrorOf(() => loadAgentConfig(bad, knownCollectorNames())).problem).toBe(
+      'use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    );
+    const typo = write("b.toml", "[collectors.cpu]\nenable = true\n");
+    expect(configErrorOf(() => loadAgentConfig(typo, knownCollectorNames())).problem).toBe(
+      "unknown key (allowed here: enabled, interval)",
+    );
+  });
+
+  it("reports a missing file as ENOENT", () => {
+    const file = join(dir, "nope.toml");
+    expect(configErrorOf(() => loadAgentConfig(file, knownCollectorNames())).message).toBe(
+      `${file}: cannot read the file (ENOENT)`,
+    );
+  });
+});
+
+describe("readApiKey", () => {
+  it("prefers the inline key", () => {
+    const file = write("agent.toml", 'api_key = "vga_inline"\n');
+    expect(readApiKey(loadAgentConfig(file, knownCollectorNames()))).toBe("vga_inline");
+  });
+
+  it("reads the key file, trimming the newline", () => {
+    write("api.key", "vga_fromfile\n");
+    const file = write("agent.toml", 'api_key_file = "api.key"\n');
+    expect(readApiKey(loadAgentConfig(file, knownCollectorNames()))).toBe("vga_fromfile");
+  });
+
+  it("says how to enroll when no key is configured", () => {
+    const file = write("agent.toml", "");
+    const err = configErrorOf(() => readApiKey(loadAgentConfig(file, knownCollectorNames())));
+    expect(err.key).toBe("api_key_file");
+    expect(err.problem).toBe(
+      "no API key: set api_key_file and run `vigil-agent enroll --config FILE --server HOST:PORT --token T`",
+    );
+  });
+
+  it("names the missing key file and ENOENT", () => {
+    const file = write("agent.toml", 'api_key_file = "missing.key"\n');
+    const err = configErrorOf(() => readApiKey(loadAgentConfig(file, knownCollectorNames())));
+    expect(err.problem).toBe(
+      `cannot read ${join(dir, "missing.key")} (ENOENT); enroll first: vigil-agent enroll --config ${file} --server HOST:PORT --token T`,
+    );
+  });
+
+  it("refuses an empty key file", () => {
+    write("api.key", "  \n");
+    const file = write("agent.toml", 'api_key_file = "api.key"\n');
+    expect(configErrorOf(() => readApiKey(loadAgentConfig(file, knownCollectorNames()))).problem).toBe(
+      `${join(dir, "api.key")} is empty`,
+    );
+  });
+});
+
+describe("enabledCollectors", () => {
+  it("runs every default collector at the default interval unless configured", () => {
+    expect(enabledCollectors({ collectors: {} }).map((c) => [c.collector.name, c.intervalMs])).toEqual([
+      ["cpu", 10_000],
+      ["memory", 10_000],
+    ]);
+  });
+
+  it("honours enabled = false and a configured interval", () => {
+    const set = enabledCollectors({
+      collectors: {
+        cpu: { enabled: undefined, intervalMs: 1_000 },
+        memory: { enabled: false, intervalMs: undefined },
+      },
+    });
+    expect(set.map((c) => [c.collector.name, c.intervalMs])).toEqual([["cpu", 1_000]]);
+  });
+});
