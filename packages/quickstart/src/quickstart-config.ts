@@ -38,7 +38,7 @@ export function dialAddress(listen: string): string {
 /** The agent config `npm start` writes on first start; the user may edit it afterwards. */
 export function localAgentToml(grpcDial: string): string {
   return `# Written by \`npm start\` on first start; edit freely (docs/configuration.md lists every key).
-# The local agent of the quick start: it reports this machine to the local server.
+# The local agent of the quick start: it reports this machine, under its hostname, to the local server.
 server = "${grpcDial}"
 api_key_file = "agent/api.key"   # relative to this file; written by \`vigil-agent enroll\`
 

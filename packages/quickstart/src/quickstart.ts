@@ -1,6 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { exited, runNode, spawnNode } from "./child-process.js";
 import { dialAddress, localAgentToml, quickstartSettings } from "./quickstart-config.js";
@@ -92,7 +93,7 @@ export async function quickstart(io: QuickstartIo): Promise<number> {
       `\nVigil is running: ${httpUrl}\n` +
         `  data:   ${settings.dataDir}\n` +
         `  agent:  ${agentConfig}\n` +
-        `  query:  curl -H "Authorization: Bearer $TOKEN" '${httpUrl}/api/v1/metrics?agent=<agent id>&metric=cpu_usage_percent&from=-5m'\n` +
+        `  query:  curl -H "Authorization: Bearer $TOKEN" '${httpUrl}/api/v1/metrics?agent=${hostname()}&metric=cpu_usage_percent&labels=cpu=total&from=-5m'\n` +
         `          (TOKEN: printed above on the first start; make another with: npx vigil-server token create --name me)\n` +
         `Press Ctrl-C to stop.\n\n`,
     );
