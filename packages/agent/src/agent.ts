@@ -18,7 +18,7 @@ export interface RunningAgent {
 /** Starts collecting and streaming. Throws ConfigError when there is no usable API key. */
 export function startAgent(config: AgentConfig, logger: Logger): RunningAgent {
   const apiKey = readApiKey(config);
-  const proc = new ProcFs(config.procfsRoot);
+  const fs = { proc: new ProcFs(config.procfsRoot), sys: new ProcFs(config.sysfsRoot) };
   const queue = new BatchQueue(config.bufferMaxSamples, config.batchMaxSamples);
   const client = new StreamClient(queue, {
     address: formatHostPort(config.server),
@@ -38,7 +38,7 @@ export function startAgent(config: AgentConfig, logger: Logger): RunningAgent {
   const collectors = enabledCollectors(config);
   const scheduler = new Scheduler(
     collectors,
-    proc,
+    fs,
     (samples) => {
       queue.add(samples);
       if (queue.openSamples >= config.batchMaxSamples) flush();
@@ -67,7 +67,8 @@ export function startAgent(config: AgentConfig, logger: Logger): RunningAgent {
       const deadline = Date.now() + config.shutdownTimeoutMs;
       while (!queue.isEmpty && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       client.stop();
-      proc.close();
+      fs.proc.close();
+      fs.sys.close();
       const stats = queue.stats();
       if (stats.held > 0)
         logger.warn({ unacked: stats.held }, "stopping with unacknowledged samples; they are lost");

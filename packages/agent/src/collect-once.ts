@@ -8,17 +8,18 @@ import type { ScheduledCollector } from "./scheduler.js";
  */
 export async function collectOnce(
   collectors: readonly ScheduledCollector[],
-  procfsRoot: string,
+  roots: { readonly procfs: string; readonly sysfs: string },
   intervalMs: number,
   logger: Logger,
   now: () => number = Date.now,
 ): Promise<Sample[]> {
-  const proc = new ProcFs(procfsRoot);
+  const proc = new ProcFs(roots.procfs);
+  const sys = new ProcFs(roots.sysfs);
   try {
     const read = (ts: number) =>
       Promise.all(
         collectors.map(({ collector }) =>
-          collector.collect({ now: ts, proc, logger: logger.child({ collector: collector.name }) }),
+          collector.collect({ now: ts, proc, sys, logger: logger.child({ collector: collector.name }) }),
         ),
       );
     await read(now());
@@ -26,6 +27,7 @@ export async function collectOnce(
     return (await read(now())).flat();
   } finally {
     proc.close();
+    sys.close();
   }
 }
 

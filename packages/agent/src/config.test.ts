@@ -39,7 +39,7 @@ describe("knownCollectorNames", () => {
 describe("loadAgentConfig", () => {
   it("fills every default for a file that sets nothing", () => {
     const file = write("agent.toml", "# empty\n");
-    expect(loadAgentConfig(file, knownCollectorNames())).toEqual({
+    expect(loadAgentConfig(file)).toEqual({
       file,
       agentId: hostname(),
       server: { host: "127.0.0.1", port: 9801 },
@@ -48,6 +48,7 @@ describe("loadAgentConfig", () => {
       logLevel: "info",
       labels: {},
       procfsRoot: "/proc",
+      sysfsRoot: "/sys",
       bufferMaxSamples: 1_000_000,
       batchMaxSamples: 5_000,
       flushIntervalMs: 1_000,
@@ -55,7 +56,10 @@ describe("loadAgentConfig", () => {
       backoffInitialMs: 500,
       backoffMaxMs: 30_000,
       shutdownTimeoutMs: 5_000,
-      collectors: {},
+      collectors: {
+        cpu: { enabled: undefined, intervalMs: undefined, options: {} },
+        memory: { enabled: undefined, intervalMs: undefined, options: {} },
+      },
     });
   });
 
@@ -72,6 +76,7 @@ describe("loadAgentConfig", () => {
         'dc = "eu-1"',
         "[paths]",
         'procfs = "/host/proc"',
+        'sysfs = "/host/sys"',
         "[buffer]",
         "max_samples = 2000",
         "[stream]",
@@ -87,7 +92,7 @@ describe("loadAgentConfig", () => {
         "enabled = false",
       ].join("\n"),
     );
-    const c = loadAgentConfig(file, knownCollectorNames());
+    const c = loadAgentConfig(file);
     expect(c).toEqual({
       file,
       agentId: "web-1",
@@ -97,6 +102,7 @@ describe("loadAgentConfig", () => {
       logLevel: "debug",
       labels: { env: "prod", dc: "eu-1" },
       procfsRoot: "/host/proc",
+      sysfsRoot: "/host/sys",
       bufferMaxSamples: 2_000,
       batchMaxSamples: 100,
       flushIntervalMs: 250,
@@ -105,8 +111,8 @@ describe("loadAgentConfig", () => {
       backoffMaxMs: 60_000,
       shutdownTimeoutMs: 0,
       collectors: {
-        cpu: { enabled: undefined, intervalMs: 1_000 },
-        memory: { enabled: false, intervalMs: undefined },
+        cpu: { enabled: undefined, intervalMs: 1_000, options: {} },
+        memory: { enabled: false, intervalMs: undefined, options: {} },
       },
     });
   });
@@ -116,19 +122,19 @@ describe("loadAgentConfig", () => {
       "etc/vigil/agent.toml",
       'api_key_file = "keys/api.key"\n[paths]\nprocfs = "../fixtures/proc"\n',
     );
-    const c = loadAgentConfig(file, knownCollectorNames());
+    const c = loadAgentConfig(file);
     expect(c.apiKeyFile).toBe(join(dir, "etc/vigil/keys/api.key"));
     expect(c.procfsRoot).toBe(join(dir, "etc/fixtures/proc"));
   });
 
   it("keeps an absolute api_key_file as it is", () => {
     const file = write("agent.toml", 'api_key_file = "/var/lib/vigil-agent/api.key"\n');
-    expect(loadAgentConfig(file, knownCollectorNames()).apiKeyFile).toBe("/var/lib/vigil-agent/api.key");
+    expect(loadAgentConfig(file).apiKeyFile).toBe("/var/lib/vigil-agent/api.key");
   });
 
   it("refuses api_key and api_key_file together, naming the api_key line", () => {
     const file = write("agent.toml", 'agent_id = "a"\napi_key_file = "k"\napi_key = "inline"\n');
-    const err = configErrorOf(() => loadAgentConfig(file, knownCollectorNames()));
+    const err = configErrorOf(() => loadAgentConfig(file));
     expect(err.message).toBe(`${file}:3: api_key: set api_key or api_key_file, not both`);
   });
 
@@ -137,7 +143,7 @@ describe("loadAgentConfig", () => {
       "agent.toml",
       '[stream]\nreconnect_backoff_initial = "10s"\nreconnect_backoff_max = "5s"\n',
     );
-    const err = configErrorOf(() => loadAgentConfig(file, knownCollectorNames()));
+    const err = configErrorOf(() => loadAgentConfig(file));
     expect(err.line).toBe(3);
     expect(err.key).toBe("stream.reconnect_backoff_max");
     expect(err.problem).toBe("must not be shorter than stream.reconnect_backoff_initial");
@@ -145,7 +151,7 @@ describe("loadAgentConfig", () => {
 
   it("refuses a backoff max shorter than the default initial when only max is set", () => {
     const file = write("agent.toml", '\n[stream]\nreconnect_backoff_max = "100ms"\n');
-    expect(configErrorOf(() => loadAgentConfig(file, knownCollectorNames())).line).toBe(3);
+    expect(configErrorOf(() => loadAgentConfig(file)).line).toBe(3);
   });
 
   it("refuses an unknown collector, naming its section's line and the known ones", () => {
@@ -153,13 +159,13 @@ describe("loadAgentConfig", () => {
       "agent.toml",
       '[collectors.cpu]\ninterval = "1s"\n\n[collectors.gpu]\nenabled = true\n',
     );
-    const err = configErrorOf(() => loadAgentConfig(file, knownCollectorNames()));
+    const err = configErrorOf(() => loadAgentConfig(file));
     expect(err.message).toBe(`${file}:4: collectors.gpu: unknown collector "gpu" (known: cpu, memory)`);
   });
 
   it("finds an unknown collector written as a dotted key", () => {
     const file = write("agent.toml", '[collectors]\ncpu.interval = "1s"\ndisks.enabled = false\n');
-    const err = configErrorOf(() => loadAgentConfig(file, knownCollectorNames()));
+    const err = configErrorOf(() => loadAgentConfig(file));
     expect(err.line).toBe(3);
     expect(err.key).toBe("collectors.disks");
   });
@@ -175,7 +181,7 @@ describe("loadAgentConfig", () => {
     ['log_level = "verbose"\n', 1, "log_level"],
   ])("refuses %j at line %d, key %s", (text, line, key) => {
     const file = write("agent.toml", text);
-    const err = configErrorOf(() => loadAgentConfig(file, knownCollectorNames()));
+    const err = configErrorOf(() => loadAgentConfig(file));
     expect(err.file).toBe(file);
     expect(err.line).toBe(line);
     expect(err.key).toBe(key);
@@ -183,38 +189,36 @@ describe("loadAgentConfig", () => {
 
   it("explains the agent id rule and unknown keys", () => {
     const bad = write("a.toml", 'agent_id = "-x"\n');
-    expect(configErrorOf(() => loadAgentConfig(bad, knownCollectorNames())).problem).toBe(
+    expect(configErrorOf(() => loadAgentConfig(bad)).problem).toBe(
       'use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
     );
     const typo = write("b.toml", "[collectors.cpu]\nenable = true\n");
-    expect(configErrorOf(() => loadAgentConfig(typo, knownCollectorNames())).problem).toBe(
+    expect(configErrorOf(() => loadAgentConfig(typo)).problem).toBe(
       "unknown key (allowed here: enabled, interval)",
     );
   });
 
   it("reports a missing file as ENOENT", () => {
     const file = join(dir, "nope.toml");
-    expect(configErrorOf(() => loadAgentConfig(file, knownCollectorNames())).message).toBe(
-      `${file}: cannot read the file (ENOENT)`,
-    );
+    expect(configErrorOf(() => loadAgentConfig(file)).message).toBe(`${file}: cannot read the file (ENOENT)`);
   });
 });
 
 describe("readApiKey", () => {
   it("prefers the inline key", () => {
     const file = write("agent.toml", 'api_key = "vga_inline"\n');
-    expect(readApiKey(loadAgentConfig(file, knownCollectorNames()))).toBe("vga_inline");
+    expect(readApiKey(loadAgentConfig(file))).toBe("vga_inline");
   });
 
   it("reads the key file, trimming the newline", () => {
     write("api.key", "vga_fromfile\n");
     const file = write("agent.toml", 'api_key_file = "api.key"\n');
-    expect(readApiKey(loadAgentConfig(file, knownCollectorNames()))).toBe("vga_fromfile");
+    expect(readApiKey(loadAgentConfig(file))).toBe("vga_fromfile");
   });
 
   it("says how to enroll when no key is configured", () => {
     const file = write("agent.toml", "");
-    const err = configErrorOf(() => readApiKey(loadAgentConfig(file, knownCollectorNames())));
+    const err = configErrorOf(() => readApiKey(loadAgentConfig(file)));
     expect(err.key).toBe("api_key_file");
     expect(err.problem).toBe(
       "no API key: set api_key_file and run `vigil-agent enroll --config FILE --server HOST:PORT --token T`",
@@ -223,7 +227,7 @@ describe("readApiKey", () => {
 
   it("names the missing key file and ENOENT", () => {
     const file = write("agent.toml", 'api_key_file = "missing.key"\n');
-    const err = configErrorOf(() => readApiKey(loadAgentConfig(file, knownCollectorNames())));
+    const err = configErrorOf(() => readApiKey(loadAgentConfig(file)));
     expect(err.problem).toBe(
       `cannot read ${join(dir, "missing.key")} (ENOENT); enroll first: vigil-agent enroll --config ${file} --server HOST:PORT --token T`,
     );
@@ -232,7 +236,7 @@ describe("readApiKey", () => {
   it("refuses an empty key file", () => {
     write("api.key", "  \n");
     const file = write("agent.toml", 'api_key_file = "api.key"\n');
-    expect(configErrorOf(() => readApiKey(loadAgentConfig(file, knownCollectorNames()))).problem).toBe(
+    expect(configErrorOf(() => readApiKey(loadAgentConfig(file))).problem).toBe(
       `${join(dir, "api.key")} is empty`,
     );
   });
@@ -249,8 +253,8 @@ describe("enabledCollectors", () => {
   it("honours enabled = false and a configured interval", () => {
     const set = enabledCollectors({
       collectors: {
-        cpu: { enabled: undefined, intervalMs: 1_000 },
-        memory: { enabled: false, intervalMs: undefined },
+        cpu: { enabled: undefined, intervalMs: 1_000, options: {} },
+        memory: { enabled: false, intervalMs: undefined, options: {} },
       },
     });
     expect(set.map((c) => [c.collector.name, c.intervalMs])).toEqual([["cpu", 1_000]]);

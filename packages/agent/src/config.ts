@@ -1,11 +1,13 @@
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
+import { builtinCollectors, type CollectorRegistration, defaultOptions } from "@vigil/collectors";
 import {
   AGENT_ID_RE,
   AGENT_ID_RULE,
   ConfigError,
   findTomlKeyLine,
   type HostPort,
+  isConfigError,
   type LogLevel,
   parseHostPort,
   readTomlFile,
@@ -16,52 +18,66 @@ import {
 } from "@vigil/common";
 import { z } from "zod";
 
-const collectorSection = z.strictObject({
-  enabled: z.boolean().optional(),
-  interval: zDurationMs({ minMs: 100, maxMs: 86_400_000 }).optional(),
-});
+/** The `[collectors.NAME]` section of one collector: enabled, interval, and the collector's own options. */
+function collectorSection(registration: CollectorRegistration) {
+  return z.strictObject({
+    enabled: z.boolean().optional(),
+    interval: zDurationMs({ minMs: 100, maxMs: 86_400_000 }).optional(),
+    ...registration.options.shape,
+  });
+}
 
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-/** The agent TOML schema; `config/agent.example.toml` documents every key. */
-export const agentConfigSchema = z.strictObject({
-  agent_id: z.string().regex(AGENT_ID_RE, AGENT_ID_RULE).optional(),
-  server: zHostPort.default("127.0.0.1:9801"),
-  api_key: z.string().min(1).optional(),
-  api_key_file: z.string().min(1).optional(),
-  log_level: zLogLevel.default("info"),
-  labels: z
-    .record(
-      z.string().regex(labelName, "label names are letters, digits and _, not starting with a digit"),
-      z.string(),
-    )
-    .default({}),
-  paths: z
-    .strictObject({
-      procfs: z.string().min(1).default("/proc"),
-    })
-    .prefault({}),
-  buffer: z
-    .strictObject({
-      max_samples: z.number().int().min(1_000).max(100_000_000).default(1_000_000),
-    })
-    .prefault({}),
-  stream: z
-    .strictObject({
-      batch_max_samples: z.number().int().min(1).max(100_000).default(5_000),
-      flush_interval: zDurationMs({ minMs: 50, maxMs: 600_000 }).default(1_000),
-      max_in_flight: z.number().int().min(1).max(1_000).default(16),
-      reconnect_backoff_initial: zDurationMs({ minMs: 10, maxMs: 600_000 }).default(500),
-      reconnect_backoff_max: zDurationMs({ minMs: 10, maxMs: 3_600_000 }).default(30_000),
-      shutdown_timeout: zDurationMs({ minMs: 0, maxMs: 600_000 }).default(5_000),
-    })
-    .prefault({}),
-  collectors: z.record(z.string(), collectorSection).default({}),
-});
+/**
+ * The agent TOML schema for the given collectors (default: the built-in ones); each collector's options
+ * schema is merged into its `[collectors.NAME]` section. `config/agent.example.toml` documents every key.
+ */
+export function agentConfigSchema(registrations: readonly CollectorRegistration[] = builtinCollectors()) {
+  return z.strictObject({
+    agent_id: z.string().regex(AGENT_ID_RE, AGENT_ID_RULE).optional(),
+    server: zHostPort.default("127.0.0.1:9801"),
+    api_key: z.string().min(1).optional(),
+    api_key_file: z.string().min(1).optional(),
+    log_level: zLogLevel.default("info"),
+    labels: z
+      .record(
+        z.string().regex(labelName, "label names are letters, digits and _, not starting with a digit"),
+        z.string(),
+      )
+      .default({}),
+    paths: z
+      .strictObject({
+        procfs: z.string().min(1).default("/proc"),
+        sysfs: z.string().min(1).default("/sys"),
+      })
+      .prefault({}),
+    buffer: z
+      .strictObject({
+        max_samples: z.number().int().min(1_000).max(100_000_000).default(1_000_000),
+      })
+      .prefault({}),
+    stream: z
+      .strictObject({
+        batch_max_samples: z.number().int().min(1).max(100_000).default(5_000),
+        flush_interval: zDurationMs({ minMs: 50, maxMs: 600_000 }).default(1_000),
+        max_in_flight: z.number().int().min(1).max(1_000).default(16),
+        reconnect_backoff_initial: zDurationMs({ minMs: 10, maxMs: 600_000 }).default(500),
+        reconnect_backoff_max: zDurationMs({ minMs: 10, maxMs: 3_600_000 }).default(30_000),
+        shutdown_timeout: zDurationMs({ minMs: 0, maxMs: 600_000 }).default(5_000),
+      })
+      .prefault({}),
+    collectors: z
+      .strictObject(Object.fromEntries(registrations.map((r) => [r.name, collectorSection(r).optional()])))
+      .prefault({}),
+  });
+}
 
 export interface CollectorSettings {
   readonly enabled: boolean | undefined;
   readonly intervalMs: number | undefined;
+  /** The collector's own options, validated, defaults applied. */
+  readonly options: Readonly<Record<string, unknown>>;
 }
 
 export interface AgentConfig {
@@ -75,6 +91,7 @@ export interface AgentConfig {
   readonly logLevel: LogLevel;
   readonly labels: Readonly<Record<string, string>>;
   readonly procfsRoot: string;
+  readonly sysfsRoot: string;
   readonly bufferMaxSamples: number;
   readonly batchMaxSamples: number;
   readonly flushIntervalMs: number;
@@ -86,22 +103,18 @@ export interface AgentConfig {
 }
 
 /**
- * Loads and validates an agent config file. `knownCollectors` are the registered collector names;
- * a section for any other name is an error naming the line. Throws ConfigError.
+ * Loads and validates an agent config file against the given collectors (default: the built-in
+ * ones). Throws ConfigError naming file, line and key.
  */
-export function loadAgentConfig(file: string, knownCollectors: readonly string[]): AgentConfig {
+export function loadAgentConfig(
+  file: string,
+  registrations: readonly CollectorRegistration[] = builtinCollectors(),
+): AgentConfig {
   const { source, data } = readTomlFile(file);
-  const c = validateConfig(file, source, data, agentConfigSchema);
-  for (const name of Object.keys(c.collectors)) {
-    if (!knownCollectors.includes(name)) {
-      throw new ConfigError({
-        file,
-        line: findLine(source, `collectors.${name}`),
-        key: `collectors.${name}`,
-        problem: `unknown collector "${name}" (known: ${knownCollectors.join(", ")})`,
-      });
-    }
-  }
+  const c = validateCollectorNames(
+    () => validateConfig(file, source, data, agentConfigSchema(registrations)),
+    registrations,
+  );
   if (c.api_key !== undefined && c.api_key_file !== undefined) {
     throw new ConfigError({
       file,
@@ -136,6 +149,7 @@ export function loadAgentConfig(file: string, knownCollectors: readonly string[]
     logLevel: c.log_level,
     labels: c.labels,
     procfsRoot: resolve(base, c.paths.procfs),
+    sysfsRoot: resolve(base, c.paths.sysfs),
     bufferMaxSamples: c.buffer.max_samples,
     batchMaxSamples: c.stream.batch_max_samples,
     flushIntervalMs: c.stream.flush_interval,
@@ -144,9 +158,41 @@ export function loadAgentConfig(file: string, knownCollectors: readonly string[]
     backoffMaxMs: c.stream.reconnect_backoff_max,
     shutdownTimeoutMs: c.stream.shutdown_timeout,
     collectors: Object.fromEntries(
-      Object.entries(c.collectors).map(([name, s]) => [name, { enabled: s.enabled, intervalMs: s.interval }]),
+      registrations.map((r) => {
+        const section = (c.collectors as Record<string, Record<string, unknown> | undefined>)[r.name];
+        if (!section)
+          return [r.name, { enabled: undefined, intervalMs: undefined, options: defaultOptions(r) }];
+        const { enabled, interval, ...options } = section;
+        return [
+          r.name,
+          { enabled: enabled as boolean | undefined, intervalMs: interval as number | undefined, options },
+        ];
+      }),
     ),
   };
+}
+
+/** Says "unknown collector" rather than "unknown key" for a `[collectors.NAME]` section nobody registered. */
+function validateCollectorNames<T>(validate: () => T, registrations: readonly CollectorRegistration[]): T {
+  try {
+    return validate();
+  } catch (err) {
+    if (
+      isConfigError(err) &&
+      err.key?.split(".").length === 2 &&
+      err.key.startsWith("collectors.") &&
+      err.problem.startsWith("unknown key")
+    ) {
+      const name = err.key.slice("collectors.".length);
+      throw new ConfigError({
+        file: err.file,
+        line: err.line,
+        key: err.key,
+        problem: `unknown collector "${name}" (known: ${registrations.map((r) => r.name).join(", ")})`,
+      });
+    }
+    throw err;
+  }
 }
 
 function findLine(source: string, dotted: string): number | undefined {

@@ -50,7 +50,7 @@ afterEach(() => {
 function start(entries: ScheduledCollector[], now?: () => number) {
   const { logger, lines } = captureLogger();
   const received: Sample[] = [];
-  scheduler = new Scheduler(entries, proc, (s) => received.push(...s), logger, now);
+  scheduler = new Scheduler(entries, { proc, sys: proc }, (s) => received.push(...s), logger, now);
   scheduler.start();
   return { received, lines };
 }

@@ -1,6 +1,12 @@
 import type { Collector, ProcFs } from "@vigil/collectors";
 import type { Logger, Sample } from "@vigil/common";
 
+/** The pseudo-filesystems collectors read, each under its configured root. */
+export interface FsRoots {
+  readonly proc: ProcFs;
+  readonly sys: ProcFs;
+}
+
 export interface ScheduledCollector {
   readonly collector: Collector;
   readonly intervalMs: number;
@@ -23,7 +29,7 @@ export class Scheduler {
 
   constructor(
     private readonly entries: readonly ScheduledCollector[],
-    private readonly proc: ProcFs,
+    private readonly fs: FsRoots,
     private readonly sink: (samples: Sample[]) => void,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
@@ -64,7 +70,7 @@ export class Scheduler {
     // An abandoned collect still runs: the collector counts as running until it really finishes,
     // so the next tick is skipped rather than overlapping it (collectors keep state between reads).
     const collecting = Promise.resolve()
-      .then(() => collector.collect({ now: tick, proc: this.proc, logger: log }))
+      .then(() => collector.collect({ now: tick, proc: this.fs.proc, sys: this.fs.sys, logger: log }))
       .finally(() => this.running.delete(collector.name));
     try {
       const limitMs = Math.max(50, entry.intervalMs * TIMEOUT_FRACTION);

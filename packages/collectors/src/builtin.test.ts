@@ -50,6 +50,7 @@ describe("builtinCollectors", () => {
         for (const sample of await collector.collect({
           now,
           proc,
+          sys: proc,
           logger: logger.child({ collector: collector.name }),
         })) {
           const declared = collector.metrics.find((m) => m.name === sample.metric);
@@ -75,7 +76,7 @@ describe("builtinCollectors", () => {
       const proc = new ProcFs(path.join(dir, "proc"));
       const cpu = builtinCollectors()[0]?.create({});
       const { logger } = captureLogger();
-      expect(await cpu?.collect({ now: 1_000, proc, logger })).toEqual([]);
+      expect(await cpu?.collect({ now: 1_000, proc, sys: proc, logger })).toEqual([]);
       for (const file of ["stat", "meminfo"]) {
         fs.copyFileSync(
           path.join(fixtureProcRoot("this-machine", "t1"), file),
@@ -83,7 +84,7 @@ describe("builtinCollectors", () => {
         );
         fs.renameSync(path.join(dir, "proc", `${file}.new`), path.join(dir, "proc", file));
       }
-      const samples = (await cpu?.collect({ now: 2_000, proc, logger })) ?? [];
+      const samples = (await cpu?.collect({ now: 2_000, proc, sys: proc, logger })) ?? [];
       // 206 ticks passed in total, 99 of them idle, 0 iowait (see cpu.test.ts)
       const total = samples.find((s) => s.metric === "cpu_usage_percent" && s.labels.cpu === "total");
       expect(total?.value).toBeCloseTo(100 * (1 - 99 / 206), 12);

@@ -1,5 +1,6 @@
 import type { CollectorRegistration } from "./collector.js";
 import { createCpuCollector } from "./cpu.js";
+import { defineCollector, NO_OPTIONS } from "./define-collector.js";
 import { createMemoryCollector } from "./memory.js";
 
 /** Interval of the built-in collectors unless the agent config sets `[collectors.NAME] interval`. */
@@ -11,17 +12,19 @@ export const DEFAULT_COLLECTOR_INTERVAL_MS = 10_000;
  */
 export function builtinCollectors(): readonly CollectorRegistration[] {
   return [
-    {
+    defineCollector({
       name: "cpu",
       defaultEnabled: true,
       defaultIntervalMs: DEFAULT_COLLECTOR_INTERVAL_MS,
-      create: createCpuCollector,
-    },
-    {
+      options: NO_OPTIONS,
+      create: () => createCpuCollector(),
+    }),
+    defineCollector({
       name: "memory",
       defaultEnabled: true,
       defaultIntervalMs: DEFAULT_COLLECTOR_INTERVAL_MS,
-      create: createMemoryCollector,
-    },
+      options: NO_OPTIONS,
+      create: () => createMemoryCollector(),
+    }),
   ];
 }

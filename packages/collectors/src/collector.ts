@@ -1,4 +1,5 @@
 import type { Logger, MetricDescriptor, Sample } from "@vigil/common";
+import type { z } from "zod";
 import type { ProcFs } from "./procfs.js";
 
 /** What a collector gets on every tick. Time and the filesystem root are passed in, never read deep inside. */
@@ -7,6 +8,8 @@ export interface CollectContext {
   readonly now: number;
   /** Reader for /proc under a configurable root (real `/proc`, or a recorded fixture tree in tests). */
   readonly proc: ProcFs;
+  /** Reader for /sys under a configurable root (same class; it opens files fresh unless the root is a procfs). */
+  readonly sys: ProcFs;
   /** Logger tagged `collector=<name>`. */
   readonly logger: Logger;
 }
@@ -22,13 +25,23 @@ export interface Collector {
   collect(ctx: CollectContext): Promise<Sample[]>;
 }
 
-/** Collector-specific options from the agent config's `[collectors.<name>]` section (besides enabled/interval). */
+/** A collector's options schema: a zod strict object whose keys are the `[collectors.<name>]` keys besides enabled/interval, each with a default. */
+export type CollectorOptionsSchema = z.ZodObject;
+
+/** Collector-specific options after validation (the schema's output). */
 export type CollectorOptions = Readonly<Record<string, unknown>>;
 
+/**
+ * How the agent finds, configures and creates a collector. Build one with `defineCollector`, which
+ * ties `create`'s parameter type to the options schema.
+ */
 export interface CollectorRegistration {
   readonly name: string;
   /** Runs unless the config says `enabled = false`. */
   readonly defaultEnabled: boolean;
   readonly defaultIntervalMs: number;
+  /** Validates the `[collectors.<name>]` keys besides `enabled` and `interval`; the agent's config loader merges it in, so errors name file, line and key. */
+  readonly options: CollectorOptionsSchema;
+  /** `options` is the schema's output (defaults applied). */
   readonly create: (options: CollectorOptions) => Collector;
 }

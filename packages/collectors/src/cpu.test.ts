@@ -11,7 +11,7 @@ const T0 = 1_764_040_000_000;
 const T1 = T0 + 1_000;
 
 function context(proc: ProcFs, now: number, logger = captureLogger().logger): CollectContext {
-  return { now, proc, logger };
+  return { now, proc, sys: proc, logger };
 }
 
 function fixture(...scenario: string[]): ProcFs {

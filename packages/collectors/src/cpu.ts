@@ -1,5 +1,5 @@
 import type { MetricDescriptor, Sample } from "@vigil/common";
-import type { CollectContext, Collector, CollectorOptions } from "./collector.js";
+import type { CollectContext, Collector } from "./collector.js";
 import { CounterDeltas } from "./counter-delta.js";
 import { parseIssuesProblem, readProcFile } from "./proc-problems.js";
 import { completeLines, type ParseIssue, parseCount, parseIssue } from "./proc-text.js";
@@ -162,7 +162,7 @@ const IOWAIT = CPU_MODES.indexOf("iowait");
  * whose ticks did not advance, or whose counters went backwards, emits nothing that tick.
  * It takes no options.
  */
-export function createCpuCollector(_options: CollectorOptions = {}): Collector {
+export function createCpuCollector(): Collector {
   const deltas = new CounterDeltas();
   const warnings = new WarningLatch();
   let hasBase = false;

@@ -11,7 +11,7 @@ const NOW = 1_764_040_000_000;
 const KIB = 1024;
 
 function context(proc: ProcFs, logger = captureLogger().logger): CollectContext {
-  return { now: NOW, proc, logger };
+  return { now: NOW, proc, sys: proc, logger };
 }
 
 /** metric → value; fails on a repeated metric (memory samples carry no labels). */

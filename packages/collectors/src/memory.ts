@@ -1,5 +1,5 @@
 import type { MetricDescriptor, Sample } from "@vigil/common";
-import type { CollectContext, Collector, CollectorOptions } from "./collector.js";
+import type { CollectContext, Collector } from "./collector.js";
 import { parseIssuesProblem, readProcFile } from "./proc-problems.js";
 import { completeLines, type ParseIssue, parseCount, parseIssue } from "./proc-text.js";
 import { type CollectProblem, WarningLatch } from "./warning-latch.js";
@@ -81,7 +81,7 @@ function gauge(name: string, unit: string, help: string): MetricDescriptor {
  * kernel's MemAvailable, never free + cached (cache is not all reclaimable; MemAvailable knows
  * which part is). It takes no options.
  */
-export function createMemoryCollector(_options: CollectorOptions = {}): Collector {
+export function createMemoryCollector(): Collector {
   const warnings = new WarningLatch();
 
   async function collect(ctx: CollectContext): Promise<Sample[]> {

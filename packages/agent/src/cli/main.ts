@@ -12,7 +12,7 @@ import {
 } from "@vigil/common";
 import { startAgent } from "../agent.js";
 import { collectOnce, formatSampleText } from "../collect-once.js";
-import { enabledCollectors, knownCollectorNames } from "../collector-set.js";
+import { enabledCollectors } from "../collector-set.js";
 import { type AgentConfig, loadAgentConfig } from "../config.js";
 import { register, writeKeyFile } from "../enroll.js";
 import { AGENT_VERSION } from "../version.js";
@@ -66,7 +66,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     case "check-config": {
       const { positionals } = parseCliArgs(rest, {}, 1);
       if (!positionals[0]) throw new UsageError("check-config needs a FILE");
-      const config = loadAgentConfig(positionals[0], knownCollectorNames());
+      const config = loadAgentConfig(positionals[0]);
       const names = enabledCollectors(config).map((c) => `${c.collector.name}@${c.intervalMs}ms`);
       io.stdout.write(`${positionals[0]}: ok (agent ${config.agentId}, collectors ${names.join(", ")})\n`);
       return 0;
@@ -80,7 +80,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
       const { values } = parseCliArgs(argv, { config: { type: "string" } }, 0);
       if (!values.config) throw new UsageError("--config FILE is required");
-      return runAgent(loadAgentConfig(values.config, knownCollectorNames()), io);
+      return runAgent(loadAgentConfig(values.config), io);
     }
   }
 }
@@ -94,7 +94,7 @@ async function enrollCommand(argv: readonly string[], io: CliIo): Promise<number
   if (!values.config) throw new UsageError("enroll needs --config FILE");
   if (!values.token)
     throw new UsageError("enroll needs --token TOKEN (from `vigil-server enroll-token create`)");
-  const config = loadAgentConfig(values.config, knownCollectorNames());
+  const config = loadAgentConfig(values.config);
   if (!config.apiKeyFile) throw new UsageError(`${values.config} has no api_key_file to store the key in`);
   let server = config.server;
   if (values.server) {
@@ -132,11 +132,16 @@ async function collectCommand(argv: readonly string[], io: CliIo): Promise<numbe
       throw new UsageError(`--interval: ${(err as Error).message}`);
     }
   }
-  const config: Pick<AgentConfig, "collectors" | "procfsRoot"> = values.config
-    ? loadAgentConfig(values.config, knownCollectorNames())
-    : { collectors: {}, procfsRoot: "/proc" };
+  const config: Pick<AgentConfig, "collectors" | "procfsRoot" | "sysfsRoot"> = values.config
+    ? loadAgentConfig(values.config)
+    : { collectors: {}, procfsRoot: "/proc", sysfsRoot: "/sys" };
   const logger = createLogger({ name: "vigil-agent", level: "warn", destination: io.stderr });
-  const samples = await collectOnce(enabledCollectors(config), config.procfsRoot, intervalMs, logger);
+  const samples = await collectOnce(
+    enabledCollectors(config),
+    { procfs: config.procfsRoot, sysfs: config.sysfsRoot },
+    intervalMs,
+    logger,
+  );
   for (const s of samples) {
     io.stdout.write(
       values.json
