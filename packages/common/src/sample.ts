@@ -29,6 +29,10 @@ export interface MetricDescriptor {
   readonly unit: string;
   readonly help: string;
   readonly labels: readonly string[];
+  /** Where it is read from, for docs/metrics.md: e.g. "/proc/stat", "statfs(2)", "nvidia-smi". */
+  readonly source?: string;
+  /** The node_exporter metric it corresponds to, if any (e.g. "node_cpu_seconds_total"), for docs/metrics.md. */
+  readonly nodeExporter?: string;
 }
 
 /** Prometheus metric name rule; every name we emit must match it. */
