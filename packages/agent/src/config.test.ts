@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { builtinCollectors, defaultOptions } from "@vigil/collectors";
 import { type ConfigError, isConfigError } from "@vigil/common";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readApiKey } from "./api-key.js";
@@ -32,7 +33,11 @@ function configErrorOf(fn: () => unknown): ConfigError {
 
 describe("knownCollectorNames", () => {
   it("lists the built-in collectors", () => {
-    expect(knownCollectorNames()).toEqual(["cpu", "memory"]);
+    expect(knownCollectorNames()).toEqual(
+      "cpu, memory, load, processes, filehandles, pressure, hwmon, filesystem, diskio, network, systemd, gpu, textfile, directory, exec".split(
+        ", ",
+      ),
+    );
   });
 });
 
@@ -56,10 +61,13 @@ describe("loadAgentConfig", () => {
       backoffInitialMs: 500,
       backoffMaxMs: 30_000,
       shutdownTimeoutMs: 5_000,
-      collectors: {
-        cpu: { enabled: undefined, intervalMs: undefined, options: {} },
-        memory: { enabled: undefined, intervalMs: undefined, options: {} },
-      },
+      // Every collector appears, with its options' defaults, even without a section.
+      collectors: Object.fromEntries(
+        builtinCollectors().map((r) => [
+          r.name,
+          { enabled: undefined, intervalMs: undefined, options: defaultOptions(r) },
+        ]),
+      ),
     });
   });
 
@@ -93,6 +101,12 @@ describe("loadAgentConfig", () => {
       ].join("\n"),
     );
     const c = loadAgentConfig(file);
+    const defaults = Object.fromEntries(
+      builtinCollectors().map((r) => [
+        r.name,
+        { enabled: undefined, intervalMs: undefined, options: defaultOptions(r) },
+      ]),
+    );
     expect(c).toEqual({
       file,
       agentId: "web-1",
@@ -111,6 +125,7 @@ describe("loadAgentConfig", () => {
       backoffMaxMs: 60_000,
       shutdownTimeoutMs: 0,
       collectors: {
+        ...defaults,
         cpu: { enabled: undefined, intervalMs: 1_000, options: {} },
         memory: { enabled: false, intervalMs: undefined, options: {} },
       },
@@ -157,10 +172,12 @@ describe("loadAgentConfig", () => {
   it("refuses an unknown collector, naming its section's line and the known ones", () => {
     const file = write(
       "agent.toml",
-      '[collectors.cpu]\ninterval = "1s"\n\n[collectors.gpu]\nenabled = true\n',
+      '[collectors.cpu]\ninterval = "1s"\n\n[collectors.gpux]\nenabled = true\n',
     );
     const err = configErrorOf(() => loadAgentConfig(file));
-    expect(err.message).toBe(`${file}:4: collectors.gpu: unknown collector "gpu" (known: cpu, memory)`);
+    expect(err.message).toBe(
+      `${file}:4: collectors.gpux: unknown collector "gpux" (known: cpu, memory, load, processes, filehandles, pressure, hwmon, filesystem, diskio, network, systemd, gpu, textfile, directory, exec)`,
+    );
   });
 
   it("finds an unknown collector written as a dotted key", () => {
@@ -244,19 +261,40 @@ describe("readApiKey", () => {
 
 describe("enabledCollectors", () => {
   it("runs every default collector at the default interval unless configured", () => {
-    expect(enabledCollectors({ collectors: {} }).map((c) => [c.collector.name, c.intervalMs])).toEqual([
-      ["cpu", 10_000],
-      ["memory", 10_000],
-    ]);
+    expect(enabledCollectors({ collectors: {} }).map((c) => [c.collector.name, c.intervalMs])).toEqual(
+      builtinCollectors()
+        .filter((r) => r.defaultEnabled)
+        .map((r) => [r.name, r.defaultIntervalMs]),
+    );
+    // directory and exec need configuring, so they are off unless a section enables them.
+    expect(
+      builtinCollectors()
+        .filter((r) => !r.defaultEnabled)
+        .map((r) => r.name),
+    ).toEqual(["directory", "exec"]);
   });
 
   it("honours enabled = false and a configured interval", () => {
+    const off = Object.fromEntries(
+      builtinCollectors().map((r) => [
+        r.name,
+        { enabled: false, intervalMs: undefined, options: defaultOptions(r) },
+      ]),
+    );
     const set = enabledCollectors({
       collectors: {
+        ...off,
         cpu: { enabled: undefined, intervalMs: 1_000, options: {} },
-        memory: { enabled: false, intervalMs: undefined, options: {} },
+        exec: {
+          enabled: true,
+          intervalMs: undefined,
+          options: defaultOptions(builtinCollectors().find((r) => r.name === "exec")!),
+        },
       },
     });
-    expect(set.map((c) => [c.collector.name, c.intervalMs])).toEqual([["cpu", 1_000]]);
+    expect(set.map((c) => [c.collector.name, c.intervalMs])).toEqual([
+      ["cpu", 1_000],
+      ["exec", 10_000],
+    ]);
   });
 });

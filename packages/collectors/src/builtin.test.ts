@@ -3,31 +3,62 @@ import os from "node:os";
 import path from "node:path";
 import { LABEL_NAME_RE, METRIC_NAME_RE } from "@vigil/common";
 import { describe, expect, it } from "vitest";
+import { defaultOptions } from "./define-collector.js";
 import { builtinCollectors, type Collector, ProcFs } from "./index.js";
 import { captureLogger, fixtureProcRoot } from "./test-support.js";
 
+const NOT_PROCFS = new Set(["systemd", "gpu", "textfile", "directory", "exec"]);
+
 describe("builtinCollectors", () => {
-  it("lists cpu and memory, enabled by default every 10 s", () => {
+  it("registers the command and directory collectors with their defaults", () => {
+    const defaults = Object.fromEntries(
+      builtinCollectors()
+        .filter((r) => NOT_PROCFS.has(r.name))
+        .map((r) => [r.name, [r.defaultEnabled, r.defaultIntervalMs]]),
+    );
+    expect(defaults).toEqual({
+      systemd: [true, 10_000],
+      gpu: [true, 10_000],
+      textfile: [true, 10_000],
+      directory: [false, 300_000],
+      exec: [false, 10_000],
+    });
+  });
+
+  it("lists every built-in collector with its default state and interval", () => {
     expect(builtinCollectors().map((r) => [r.name, r.defaultEnabled, r.defaultIntervalMs])).toEqual([
       ["cpu", true, 10_000],
       ["memory", true, 10_000],
+      ["load", true, 10_000],
+      ["processes", true, 10_000],
+      ["filehandles", true, 10_000],
+      ["pressure", true, 10_000],
+      ["hwmon", true, 10_000],
+      ["filesystem", true, 10_000],
+      ["diskio", true, 10_000],
+      ["network", true, 10_000],
+      ["systemd", true, 10_000],
+      ["gpu", true, 10_000],
+      ["textfile", true, 10_000],
+      ["directory", false, 300_000],
+      ["exec", false, 10_000],
     ]);
   });
 
   it("creates collectors named as registered, with fresh state each time", () => {
     for (const registration of builtinCollectors()) {
-      const a = registration.create({});
-      const b = registration.create({});
+      const a = registration.create(defaultOptions(registration));
+      const b = registration.create(defaultOptions(registration));
       expect(a.name).toBe(registration.name);
       expect(a).not.toBe(b);
     }
   });
 
   it("declares metric and label names that follow the Prometheus rules, each name once", () => {
-    const names = builtinCollectors().flatMap((r) => r.create({}).metrics.map((m) => m.name));
+    const names = builtinCollectors().flatMap((r) => r.create(defaultOptions(r)).metrics.map((m) => m.name));
     expect(new Set(names).size).toBe(names.length);
     for (const registration of builtinCollectors()) {
-      for (const m of registration.create({}).metrics) {
+      for (const m of registration.create(defaultOptions(registration)).metrics) {
         expect(m.name).toMatch(METRIC_NAME_RE);
         expect(m.help).not.toBe("");
         for (const label of m.labels) expect(label).toMatch(LABEL_NAME_RE);
@@ -38,7 +69,11 @@ describe("builtinCollectors", () => {
   });
 
   it("run over two recorded readings, every collector emits only what it declares, stamped with the tick", async () => {
-    const collectors: Collector[] = builtinCollectors().map((r) => r.create({}));
+    // Collectors that run commands or read configured directories, not /proc and /sys, are tested
+    // against fake programs and temp trees in their own files (systemd, gpu, textfile, directory, exec).
+    const collectors: Collector[] = builtinCollectors()
+      .filter((r) => !NOT_PROCFS.has(r.name))
+      .map((r) => r.create(defaultOptions(r)));
     const { logger, warnings } = captureLogger();
     const emitted = new Set<string>();
     for (const [tick, now] of [
@@ -64,9 +99,13 @@ describe("builtinCollectors", () => {
       proc.close();
     }
     expect(warnings()).toEqual([]);
-    // Everything declared shows up on this machine except swap_used_percent: it has no swap.
+    // Everything declared shows up on this machine except swap_used_percent (it has no swap) and
+    // hwmon_temperature_celsius (a VM without hwmon sensors).
     const declared = collectors.flatMap((c) => c.metrics.map((m) => m.name));
-    expect(declared.filter((name) => !emitted.has(name))).toEqual(["swap_used_percent"]);
+    expect(declared.filter((name) => !emitted.has(name))).toEqual([
+      "swap_used_percent",
+      "hwmon_temperature_celsius",
+    ]);
   });
 
   it("sees files swapped in by rename under one ProcFs, as the agent's end-to-end tests do", async () => {
@@ -74,7 +113,8 @@ describe("builtinCollectors", () => {
     try {
       fs.cpSync(fixtureProcRoot("this-machine", "t0"), path.join(dir, "proc"), { recursive: true });
       const proc = new ProcFs(path.join(dir, "proc"));
-      const cpu = builtinCollectors()[0]?.create({});
+      const cpuRegistration = builtinCollectors()[0];
+      const cpu = cpuRegistration?.create(defaultOptions(cpuRegistration));
       const { logger } = captureLogger();
       expect(await cpu?.collect({ now: 1_000, proc, sys: proc, logger })).toEqual([]);
       for (const file of ["stat", "meminfo"]) {

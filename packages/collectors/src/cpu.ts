@@ -136,6 +136,8 @@ export const CPU_METRICS: readonly MetricDescriptor[] = [
     unit: "percent",
     help: 'Share of CPU time neither idle nor waiting for I/O since the previous reading, per CPU and over all CPUs (cpu="total").',
     labels: ["cpu"],
+    source: "/proc/stat",
+    nodeExporter: 'node_cpu_seconds_total (100 × (1 − rate of mode="idle"+"iowait"))',
   },
   {
     name: "cpu_mode_percent",
@@ -143,6 +145,8 @@ export const CPU_METRICS: readonly MetricDescriptor[] = [
     unit: "percent",
     help: "Share of all CPUs' time spent in each mode since the previous reading; guest time is counted in user and nice.",
     labels: ["mode"],
+    source: "/proc/stat",
+    nodeExporter: "node_cpu_seconds_total (100 × rate, summed over cpu)",
   },
   {
     name: "cpu_count",
@@ -150,6 +154,8 @@ export const CPU_METRICS: readonly MetricDescriptor[] = [
     unit: "1",
     help: "Online CPUs: the cpuN lines of the procfs stat file.",
     labels: [],
+    source: "/proc/stat",
+    nodeExporter: 'count(node_cpu_seconds_total{mode="idle"})',
   },
 ];
 

@@ -50,6 +50,18 @@ export function parseMeminfo(text: string): Meminfo {
   return { values, issues };
 }
 
+/** The node_exporter (meminfo collector) series or expression each metric matches. */
+const NODE_EXPORTER: Readonly<Record<string, string>> = {
+  memory_total_bytes: "node_memory_MemTotal_bytes",
+  memory_available_bytes: "node_memory_MemAvailable_bytes",
+  memory_used_bytes: "node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes",
+  memory_free_bytes: "node_memory_MemFree_bytes",
+  memory_buffers_bytes: "node_memory_Buffers_bytes",
+  memory_cached_bytes: "node_memory_Cached_bytes",
+  swap_total_bytes: "node_memory_SwapTotal_bytes",
+  swap_used_bytes: "node_memory_SwapTotal_bytes - node_memory_SwapFree_bytes",
+};
+
 /** The metrics the `memory` collector emits. None has labels. */
 export const MEMORY_METRICS: readonly MetricDescriptor[] = [
   gauge("memory_total_bytes", "bytes", "Usable RAM (MemTotal)."),
@@ -73,7 +85,16 @@ export const MEMORY_METRICS: readonly MetricDescriptor[] = [
 ];
 
 function gauge(name: string, unit: string, help: string): MetricDescriptor {
-  return { name, type: "gauge", unit, help, labels: [] };
+  const nodeExporter = NODE_EXPORTER[name];
+  return {
+    name,
+    type: "gauge",
+    unit,
+    help,
+    labels: [],
+    source: "/proc/meminfo",
+    ...(nodeExporter ? { nodeExporter } : {}),
+  };
 }
 
 /**

@@ -223,3 +223,50 @@ describe("ProcFs keeping descriptors open", () => {
     expect(closed).toHaveBeenCalledTimes(2);
   });
 });
+
+describe("ProcFs reading without keeping descriptors, listing and resolving", () => {
+  it("read(path, { keepOpen: false }) opens and closes each time even where descriptors are kept", () => {
+    const opened = vi.spyOn(fs, "openSync");
+    const closed = vi.spyOn(fs, "closeSync");
+    const p = open({ keepFilesOpen: true });
+    expect(p.read("stat", { keepOpen: false })).toBe("cpu  1 2 3 4\n");
+    fs.writeFileSync(path.join(root, "stat"), "cpu  5 6 7 8\n");
+    expect(p.read("stat", { keepOpen: false })).toBe("cpu  5 6 7 8\n");
+    expect(opened).toHaveBeenCalledTimes(2);
+    expect(closed).toHaveBeenCalledTimes(2);
+    p.read("stat"); // a default read still keeps its descriptor
+    expect(closed).toHaveBeenCalledTimes(2);
+  });
+
+  it("read(path, { keepOpen: false }) refuses paths out of the root and reports ENOENT", () => {
+    const p = open({ keepFilesOpen: true });
+    expect(readError(() => p.read("../x", { keepOpen: false })).code).toBe("EINVAL");
+    expect(readError(() => p.read("42/stat", { keepOpen: false })).code).toBe("ENOENT");
+  });
+
+  it("lists the root and subdirectories, and throws ProcReadError like read()", () => {
+    const p = open();
+    expect(p.list("").sort()).toEqual(["net", "stat"]);
+    expect(p.list("net")).toEqual(["dev"]);
+    expect(readError(() => p.list("missing")).code).toBe("ENOENT");
+    expect(readError(() => p.list("stat")).code).toBe("ENOTDIR");
+    expect(readError(() => p.list("../")).code).toBe("EINVAL");
+    p.close();
+    expect(readError(() => p.list("")).code).toBe("ECLOSED");
+  });
+
+  it("lists, reads and resolves through symlinks inside the root, as /sys/class/hwmon needs", () => {
+    fs.mkdirSync(path.join(root, "devices", "chip0", "hwmon", "hwmon0"), { recursive: true });
+    fs.writeFileSync(path.join(root, "devices", "chip0", "hwmon", "hwmon0", "temp1_input"), "42000\n");
+    fs.mkdirSync(path.join(root, "class", "hwmon"), { recursive: true });
+    fs.symlinkSync("../../devices/chip0/hwmon/hwmon0", path.join(root, "class", "hwmon", "hwmon0"));
+    const p = open();
+    expect(p.list("class/hwmon")).toEqual(["hwmon0"]);
+    expect(p.list("class/hwmon/hwmon0")).toEqual(["temp1_input"]);
+    expect(p.read("class/hwmon/hwmon0/temp1_input")).toBe("42000\n");
+    expect(p.realPath("class/hwmon/hwmon0")).toBe(
+      path.join(fs.realpathSync(root), "devices", "chip0", "hwmon", "hwmon0"),
+    );
+    expect(readError(() => p.realPath("class/hwmon/hwmon9")).code).toBe("ENOENT");
+  });
+});

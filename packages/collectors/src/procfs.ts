@@ -48,6 +48,15 @@ export interface ProcFsOptions {
   readonly keepFilesOpen?: boolean;
 }
 
+/** Per-call options of {@link ProcFs.read}. */
+export interface ProcReadOptions {
+  /**
+   * Whether a procfs root may keep this file's descriptor open for the next read (default true).
+   * Pass false for per-process files: thousands of kept descriptors would exhaust the fd limit.
+   */
+  readonly keepOpen?: boolean;
+}
+
 /**
  * Reads files under a procfs root (the real `/proc`, a container's bind mount, or a recorded
  * fixture tree). It is the only place that joins paths under the root.
@@ -83,14 +92,16 @@ export class ProcFs {
     return nodePath.join(this.root, relPath);
   }
 
-  /** The whole text of `relPath` under the root. Throws {@link ProcReadError}. */
-  read(relPath: string): string {
-    const fullPath = this.pathOf(relPath);
-    if (this.closed) throw new ProcReadError({ code: "ECLOSED", path: fullPath });
-    if (nodePath.isAbsolute(relPath) || relPath.split(/[\\/]/).includes("..")) {
-      throw new ProcReadError({ code: "EINVAL", path: fullPath });
-    }
-    if (!this.keepsFilesOpen) return this.readOnce(fullPath);
+  /**
+   * The whole text of `relPath` under the root. Throws {@link ProcReadError}.
+   *
+   * `keepOpen: false` opens, reads and closes even on a procfs root, and leaves any kept
+   * descriptor alone: for files read once per short-lived object, like `<pid>/stat` of thousands
+   * of processes, where kept descriptors would pile up to the fd limit and pin exited tasks.
+   */
+  read(relPath: string, options: ProcReadOptions = {}): string {
+    const fullPath = this.checkedPath(relPath);
+    if (!this.keepsFilesOpen || options.keepOpen === false) return this.readOnce(fullPath);
 
     const cached = this.fds.get(fullPath);
     if (cached !== undefined) {
@@ -115,11 +126,49 @@ export class ProcFs {
     }
   }
 
-  /** Closes every kept descriptor. Later `read()` calls throw a `ProcReadError` with code `ECLOSED`. */
+  /**
+   * The names in directory `relDir` under the root (`""` for the root itself), unsorted, without
+   * `.` and `..`; symlinks (e.g. `/sys/class/hwmon/hwmon0`) are followed. Throws {@link ProcReadError}
+   * like `read()` (`ENOENT`, `EACCES`, `ENOTDIR`, ...). Never cached.
+   */
+  list(relDir: string): string[] {
+    const fullPath = this.checkedPath(relDir);
+    try {
+      return fs.readdirSync(fullPath);
+    } catch (error: unknown) {
+      throw new ProcReadError({ code: errnoCode(error), path: fullPath, cause: error });
+    }
+  }
+
+  /**
+   * The canonical absolute path of `relPath` with every symlink resolved (`realpath(3)`), e.g.
+   * `class/hwmon/hwmon1` → `<root>/devices/…/nvme/nvme0/hwmon1`, to tell devices apart by where they
+   * sit. Throws {@link ProcReadError} like `read()`.
+   */
+  realPath(relPath: string): string {
+    const fullPath = this.checkedPath(relPath);
+    try {
+      return fs.realpathSync(fullPath);
+    } catch (error: unknown) {
+      throw new ProcReadError({ code: errnoCode(error), path: fullPath, cause: error });
+    }
+  }
+
+  /** Closes every kept descriptor. Later `read()` and `list()` calls throw a `ProcReadError` with code `ECLOSED`. */
   close(): void {
     this.closed = true;
     for (const fd of this.fds.values()) closeQuietly(fd);
     this.fds.clear();
+  }
+
+  /** `relPath`'s full path, or a ProcReadError when the reader is closed or the path leaves the root. */
+  private checkedPath(relPath: string): string {
+    const fullPath = this.pathOf(relPath);
+    if (this.closed) throw new ProcReadError({ code: "ECLOSED", path: fullPath });
+    if (nodePath.isAbsolute(relPath) || relPath.split(/[\\/]/).includes("..")) {
+      throw new ProcReadError({ code: "EINVAL", path: fullPath });
+    }
+    return fullPath;
   }
 
   private readOnce(fullPath: string): string {

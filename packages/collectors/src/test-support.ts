@@ -2,11 +2,16 @@
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { createLogger, type Logger } from "@vigil/common";
-import { ProcFs, ProcReadError } from "./procfs.js";
+import { ProcFs, ProcReadError, type ProcReadOptions } from "./procfs.js";
 
 /** `test/fixtures/<scenario...>/proc` of this package (works from `src/` and from `dist/`). */
 export function fixtureProcRoot(...scenario: string[]): string {
   return fileURLToPath(new URL(`../test/fixtures/${[...scenario, "proc"].join("/")}`, import.meta.url));
+}
+
+/** `test/fixtures/<scenario...>/sys` of this package, a recorded or hand-written sysfs tree. */
+export function fixtureSysRoot(...scenario: string[]): string {
+  return fileURLToPath(new URL(`../test/fixtures/${[...scenario, "sys"].join("/")}`, import.meta.url));
 }
 
 /** One JSON log line as pino wrote it. */
@@ -51,10 +56,34 @@ export class StubProcFs extends ProcFs {
     this.files.set(relPath, content);
   }
 
-  override read(relPath: string): string {
+  /** Removes one file (or failure), so the next read of it is ENOENT. */
+  delete(relPath: string): void {
+    this.files.delete(relPath);
+  }
+
+  override read(relPath: string, _options?: ProcReadOptions): string {
     const entry = this.files.get(relPath);
     if (entry === undefined) throw new ProcReadError({ code: "ENOENT", path: this.pathOf(relPath) });
     if (typeof entry !== "string") throw new ProcReadError({ code: entry.error, path: this.pathOf(relPath) });
     return entry;
+  }
+
+  /**
+   * Directories are implied by the files' paths: `list("")` of `{ "1/stat": … }` is `["1"]`. An
+   * `{ error }` entry at the directory's own path makes `list()` throw that error instead.
+   */
+  override list(relDir: string): string[] {
+    const entry = this.files.get(relDir);
+    if (entry !== undefined && typeof entry !== "string") {
+      throw new ProcReadError({ code: entry.error, path: this.pathOf(relDir) });
+    }
+    const prefix = relDir === "" ? "" : `${relDir}/`;
+    const names = new Set<string>();
+    for (const key of this.files.keys()) {
+      if (key.startsWith(prefix) && key.length > prefix.length)
+        names.add(key.slice(prefix.length).split("/")[0] ?? "");
+    }
+    if (names.size === 0) throw new ProcReadError({ code: "ENOENT", path: this.pathOf(relDir) });
+    return [...names];
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { agentConfigSchema } from "@vigil/agent";
-import { builtinCollectors } from "@vigil/collectors";
+import { builtinCollectors, defaultOptions } from "@vigil/collectors";
 import { serverConfigSchema } from "@vigil/server";
 import { describe, expect, it } from "vitest";
 
@@ -42,7 +42,7 @@ function schemaKeys(schema: unknown, prefix = ""): string[] {
 describe("documentation stays in step with the code", () => {
   it("docs/metrics.md lists every metric a built-in collector declares", () => {
     const doc = read("docs/metrics.md");
-    const names = builtinCollectors().flatMap((r) => r.create({}).metrics.map((m) => m.name));
+    const names = builtinCollectors().flatMap((r) => r.create(defaultOptions(r)).metrics.map((m) => m.name));
     expect(names.length).toBeGreaterThan(10);
     for (const name of names) expect(doc, name).toContain(`\`${name}\``);
   });

@@ -1,0 +1,209 @@
+/**
+ * bench/collectors: CPU and wall time of one full collection (every default-enabled built-in collector
+ * once, against this machine's real /proc and /sys), next to the floor (a plain `readFileSync` of the
+ * files those collectors read, every /proc/[pid]/stat included), at the machine's own process count and
+ * again with sleeping processes added up to 300. Figures go to stdout, one JSON line each; progress to
+ * stderr. docs/benchmarks.md explains every figure.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { builtinCollectors, type Collector, defaultOptions, ProcFs } from "@vigil/collectors";
+import { createLogger } from "@vigil/common";
+import { installCleanupHooks, onCleanup } from "../harness/cleanup.js";
+import { emitFigure, logProgress, significant } from "../harness/figure.js";
+
+const BENCHMARK = "collectors";
+const HARD_LIMIT_MS = 120_000;
+const WARMUP_CYCLES = 5;
+const CYCLES = 41;
+/** The issue's target: a full collection under 5 ms of CPU with this many processes. */
+const TARGET_PROCESSES = 300;
+/** Never spawn more than this many sleepers, whatever the count says. */
+const MAX_SPAWNED = 400;
+/** Files the floor reads once per cycle besides every /proc/[pid]/stat. */
+const FLOOR_FILES = ["stat", "meminfo", "diskstats", "net/dev", "loadavg", "uptime", "sys/fs/file-nr"];
+
+const log = (message: string) => logProgress(BENCHMARK, message);
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+function processCount(): number {
+  return readdirSync("/proc").filter((name) => /^\d+$/.test(name)).length;
+}
+
+/** CPU (user + system) and wall milliseconds of `fn`. */
+async function timed(fn: () => Promise<unknown> | unknown): Promise<{ cpuMs: number; wallMs: number }> {
+  const cpu0 = process.cpuUsage();
+  const wall0 = process.hrtime.bigint();
+  await fn();
+  const wallMs = Number(process.hrtime.bigint() - wall0) / 1e6;
+  const cpu = process.cpuUsage(cpu0);
+  return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs };
+}
+
+/** The floor: the same files read the plainest way, no parsing. Returns bytes read so nothing is optimised away. */
+function readFloor(): number {
+  let bytes = 0;
+  for (const file of FLOOR_FILES) {
+    try {
+      bytes += readFileSync(`/proc/${file}`).length;
+    } catch {
+      // A file this kernel lacks costs the collectors a failed open too; the floor skips it the same way.
+    }
+  }
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      bytes += readFileSync(`/proc/${name}/stat`).length;
+    } catch {
+      // The process exited between the listing and the read, as the collector also sees.
+    }
+  }
+  return bytes;
+}
+
+interface Measured {
+  readonly collectCpu: number[];
+  readonly collectWall: number[];
+  readonly floorCpu: number[];
+  readonly floorWall: number[];
+  readonly perCollectorCpu: Map<string, number[]>;
+  readonly samples: number;
+}
+
+async function measure(collectors: readonly Collector[], proc: ProcFs, sys: ProcFs): Promise<Measured> {
+  const logger = createLogger({ name: "bench-collectors", level: "error", destination: process.stderr });
+  const result: Measured = {
+    collectCpu: [],
+    collectWall: [],
+    floorCpu: [],
+    floorWall: [],
+    perCollectorCpu: new Map(collectors.map((c) => [c.name, []])),
+    samples: 0,
+  };
+  let now = Date.now();
+  let samples = 0;
+  for (let cycle = 0; cycle < WARMUP_CYCLES + CYCLES; cycle++) {
+    now += 1_000;
+    const tickNow = now;
+    const perCollector: [string, number][] = [];
+    // Floor and collectors alternate their order each cycle, so neither always runs with warmer caches.
+    const runCollectors = () =>
+      timed(async () => {
+        samples = 0;
+        for (const collector of collectors) {
+          const one = await timed(async () => {
+            samples += (await collector.collect({ now: tickNow, proc, sys, logger })).length;
+          });
+          perCollector.push([collector.name, one.cpuMs]);
+        }
+      });
+    const runFloor = () => timed(readFloor);
+    let collected: { cpuMs: number; wallMs: number };
+    let floor: { cpuMs: number; wallMs: number };
+    if (cycle % 2 === 0) {
+      collected = await runCollectors();
+      floor = await runFloor();
+    } else {
+      floor = await runFloor();
+      collected = await runCollectors();
+    }
+    if (cycle < WARMUP_CYCLES) continue;
+    result.collectCpu.push(collected.cpuMs);
+    result.collectWall.push(collected.wallMs);
+    result.floorCpu.push(floor.cpuMs);
+    result.floorWall.push(floor.wallMs);
+    for (const [name, cpuMs] of perCollector) result.perCollectorCpu.get(name)?.push(cpuMs);
+  }
+  return { ...result, samples };
+}
+
+function report(label: string, m: Measured, processes: number): void {
+  const common = { processes, cycles: CYCLES, cpus: cpus().length };
+  const collectCpu = median(m.collectCpu);
+  const floorCpu = median(m.floorCpu);
+  emitFigure({
+    name: "collectors.collect_cpu_ms",
+    value: significant(collectCpu, 3),
+    unit: "ms",
+    at: label,
+    samples: m.samples,
+    min: significant(Math.min(...m.collectCpu), 3),
+    max: significant(Math.max(...m.collectCpu), 3),
+    ...common,
+  });
+  emitFigure({
+    name: "collectors.collect_wall_ms",
+    value: significant(median(m.collectWall), 3),
+    unit: "ms",
+    at: label,
+    ...common,
+  });
+  emitFigure({
+    name: "collectors.floor_cpu_ms",
+    value: significant(floorCpu, 3),
+    unit: "ms",
+    at: label,
+    ...common,
+  });
+  emitFigure({
+    name: "collectors.floor_wall_ms",
+    value: significant(median(m.floorWall), 3),
+    unit: "ms",
+    at: label,
+    ...common,
+  });
+  emitFigure({
+    name: "collectors.collect_vs_floor_cpu_ratio",
+    value: significant(floorCpu > 0 ? collectCpu / floorCpu : 0, 3),
+    unit: "ratio",
+    at: label,
+    ...common,
+  });
+  for (const [collector, values] of m.perCollectorCpu) {
+    emitFigure({
+      name: "collectors.collector_cpu_ms",
+      value: significant(median(values), 3),
+      unit: "ms",
+      at: label,
+      collector,
+      ...common,
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  installCleanupHooks(BENCHMARK, HARD_LIMIT_MS);
+  const proc = new ProcFs("/proc");
+  const sys = new ProcFs("/sys");
+  onCleanup(() => {
+    proc.close();
+    sys.close();
+  });
+  const registrations = builtinCollectors().filter((r) => r.defaultEnabled);
+  const make = () => registrations.map((r) => r.create(defaultOptions(r)));
+  log(`collectors: ${registrations.map((r) => r.name).join(", ")}`);
+
+  const before = processCount();
+  log(`${before} processes; measuring ${CYCLES} cycles after ${WARMUP_CYCLES} warm-up`);
+  report("machine", await measure(make(), proc, sys), before);
+
+  const toSpawn = Math.min(MAX_SPAWNED, Math.max(0, TARGET_PROCESSES - processCount()));
+  const children: ChildProcess[] = [];
+  onCleanup(() => {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  for (let i = 0; i < toSpawn; i++) children.push(spawn("sleep", ["60"], { stdio: "ignore" }));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const at = processCount();
+  log(`spawned ${toSpawn} sleeping processes: ${at} processes`);
+  report(`${TARGET_PROCESSES}_processes`, await measure(make(), proc, sys), at);
+  for (const child of children) child.kill("SIGKILL");
+}
+
+await main();
