@@ -184,6 +184,9 @@ export interface ProcessesOptions {
 /** Read errors that mean the process exited between listing and reading: not a problem. */
 const GONE_CODES = new Set(["ENOENT", "ESRCH"]);
 
+/** At most this many `<pid>/stat` descriptors stay open between ticks (well under common fd limits). */
+const MAX_KEPT_STAT_FILES = 4096;
+
 interface Candidate {
   readonly stat: PidStat;
   readonly cpuPercent: number | undefined;
@@ -193,10 +196,10 @@ interface Candidate {
  * Creates the `processes` collector: process and thread totals, and per-process CPU, memory,
  * threads, open fds and command line for the top N processes by CPU and the top N by memory.
  *
- * Cost: one `readdir` of the procfs root and one read of `<pid>/stat` per process per tick (opened
- * and closed, never kept: thousands of kept descriptors would hit the fd limit); the ranking uses
- * stat's utime+stime and rss alone, and `status`, `cmdline` and `fd/` are read only for the listed
- * processes. A process keyed by pid and start time, so a reused pid starts over; the first reading
+ * Cost: one `readdir` of the procfs root and one read of `<pid>/stat` per process per tick, on a
+ * descriptor kept open between ticks (up to MAX_KEPT_STAT_FILES; released when the process is no
+ * longer listed); the ranking uses stat's utime+stime and rss alone, and `status` and `fd/` are read
+ * only for the listed processes, `cmdline` once per process. A process keyed by pid and start time, so a reused pid starts over; the first reading
  * of a process has no CPU percentage. Processes that exit mid-read are skipped silently; `fd/`
  * of another user's process when not root (EACCES) just leaves out its `process_open_fds`.
  */
@@ -206,6 +209,10 @@ export function createProcessesCollector(options: ProcessesOptions = { topN: 10 
   const warnings = new WarningLatch();
   /** `pid:startTicks` → cpu ticks and when read, from the previous tick only. */
   let previous = new Map<string, { ticks: number; atMs: number }>();
+  /** Pids whose stat file the reader may keep open. */
+  const keptStat = new Set<string>();
+  /** `pid:startTicks` → cmdline: a process's command line is read once, not every tick. */
+  const cmdlines = new Map<string, string>();
 
   async function collect(ctx: CollectContext): Promise<Sample[]> {
     const problems: CollectProblem[] = [];
@@ -225,6 +232,7 @@ export function createProcessesCollector(options: ProcessesOptions = { topN: 10 
     }
 
     const current = new Map<string, { ticks: number; atMs: number }>();
+    const seen = new Set<string>();
     const candidates: Candidate[] = [];
     let threads = 0;
     const failedCodes = new Map<string, number>();
@@ -235,7 +243,12 @@ export function createProcessesCollector(options: ProcessesOptions = { topN: 10 
       if (first < 48 || first > 57 || !/^\d+$/.test(name)) continue;
       let text: string;
       try {
-        text = ctx.proc.read(`${name}/stat`, { keepOpen: false });
+        // Kept open across ticks (a pread instead of open+read+close: ~1.5 ms instead of ~4 ms for
+        // 300 processes here), up to a cap; released below once the process is gone.
+        text = ctx.proc.read(`${name}/stat`, {
+          keepOpen: keptStat.size < MAX_KEPT_STAT_FILES || keptStat.has(name),
+        });
+        seen.add(name);
       } catch (error: unknown) {
         const code = isProcReadError(error) ? error.code : "EUNKNOWN";
         if (!GONE_CODES.has(code)) failedCodes.set(code, (failedCodes.get(code) ?? 0) + 1);
@@ -258,6 +271,15 @@ export function createProcessesCollector(options: ProcessesOptions = { topN: 10 
       candidates.push({ stat, cpuPercent });
     }
     previous = current;
+    // Close the kept stat files of processes that were not listed this tick (they exited).
+    ctx.proc.releaseKept((relPath) => {
+      const slash = relPath.indexOf("/");
+      const pid = relPath.slice(0, slash);
+      return slash > 0 && relPath.slice(slash) === "/stat" && /^\d+$/.test(pid) && !seen.has(pid);
+    });
+    for (const name of keptStat) if (!seen.has(name)) keptStat.delete(name);
+    for (const name of seen) if (keptStat.size < MAX_KEPT_STAT_FILES) keptStat.add(name);
+    for (const key of cmdlines.keys()) if (!current.has(key)) cmdlines.delete(key);
 
     const emit = (metric: string, labels: Record<string, string>, value: number) =>
       samples.push({ metric, labels, value, ts: ctx.now });
@@ -265,7 +287,7 @@ export function createProcessesCollector(options: ProcessesOptions = { topN: 10 
     emit("threads_total", {}, threads);
 
     for (const candidate of topProcesses(candidates, topN)) {
-      emitProcess(ctx.proc, candidate, emit);
+      emitProcess(ctx.proc, candidate, cmdlines, emit);
     }
 
     for (const [code, count] of failedCodes) {
@@ -302,18 +324,26 @@ function topProcesses(candidates: readonly Candidate[], n: number): Candidate[] 
   return [...new Set([...byCpu, ...byMemory])].sort((a, b) => a.stat.pid - b.stat.pid);
 }
 
-/** Reads the listed process's status, cmdline and fd/ and emits its samples; an exited process emits nothing. */
+/**
+ * Emits a listed process's samples from its stat numbers, its cmdline (read once per process) and
+ * the size of its fd/ directory; a process that exited meanwhile emits nothing.
+ */
 function emitProcess(
   proc: ProcFs,
   { stat, cpuPercent }: Candidate,
+  cmdlines: Map<string, string>,
   emit: (metric: string, labels: Record<string, string>, value: number) => void,
 ): void {
   const pid = String(stat.pid);
-  let status: PidStatus | undefined;
-  let cmdline = "";
+  const key = `${stat.pid}:${stat.startTicks}`;
+  let status: PidStatus;
+  let cmdline = cmdlines.get(key);
   try {
     status = parsePidStatus(proc.read(`${pid}/status`, { keepOpen: false }));
-    cmdline = formatCmdline(proc.read(`${pid}/cmdline`, { keepOpen: false }));
+    if (cmdline === undefined) {
+      cmdline = formatCmdline(proc.read(`${pid}/cmdline`, { keepOpen: false }));
+      cmdlines.set(key, cmdline);
+    }
   } catch {
     // Exited between its stat and now (ENOENT/ESRCH), or hidden from us: its stat numbers alone
     // would describe a process that no longer exists, so it is left out this tick.

@@ -270,3 +270,30 @@ describe("ProcFs reading without keeping descriptors, listing and resolving", ()
     expect(readError(() => p.realPath("class/hwmon/hwmon9")).code).toBe("ENOENT");
   });
 });
+
+describe("ProcFs.releaseKept", () => {
+  it("closes exactly the kept descriptors the predicate names", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "vigil-kept-"));
+    try {
+      for (const name of ["1", "2", "3"]) {
+        fs.mkdirSync(path.join(root, name));
+        fs.writeFileSync(path.join(root, name, "stat"), `${name} (x) S\n`);
+      }
+      fs.writeFileSync(path.join(root, "loadavg"), "0.1 0.2 0.3 1/2 3\n");
+      const proc = new ProcFs(root, { keepFilesOpen: true });
+      for (const rel of ["1/stat", "2/stat", "3/stat", "loadavg"]) proc.read(rel);
+      expect(proc.keptCount).toBe(4);
+      proc.releaseKept((rel) => rel === "2/stat" || rel === "3/stat");
+      expect(proc.keptCount).toBe(2);
+      expect(proc.isKept("1/stat")).toBe(true);
+      expect(proc.isKept("2/stat")).toBe(false);
+      expect(proc.isKept("loadavg")).toBe(true);
+      // A released file reads fine again (and is kept again).
+      expect(proc.read("2/stat")).toBe("2 (x) S\n");
+      expect(proc.isKept("2/stat")).toBe(true);
+      proc.close();
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

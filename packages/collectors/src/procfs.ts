@@ -55,6 +55,12 @@ export interface ProcReadOptions {
    * Pass false for per-process files: thousands of kept descriptors would exhaust the fd limit.
    */
   readonly keepOpen?: boolean;
+  /**
+   * The file is one record generated whole on each read (`<pid>/stat`, a `single_open` seq_file):
+   * one read that does not fill the buffer has it all, so skip the extra read that would return 0.
+   * Never set it for multi-record files (`net/dev`, `diskstats`), which come a page at a time.
+   */
+  readonly singleRecord?: boolean;
 }
 
 /**
@@ -101,12 +107,13 @@ export class ProcFs {
    */
   read(relPath: string, options: ProcReadOptions = {}): string {
     const fullPath = this.checkedPath(relPath);
-    if (!this.keepsFilesOpen || options.keepOpen === false) return this.readOnce(fullPath);
+    const single = options.singleRecord === true;
+    if (!this.keepsFilesOpen || options.keepOpen === false) return this.readOnce(fullPath, single);
 
     const cached = this.fds.get(fullPath);
     if (cached !== undefined) {
       try {
-        return this.readAll(cached, fullPath);
+        return this.readAll(cached, fullPath, single);
       } catch (error: unknown) {
         // The descriptor went bad (its process exited, the mount was replaced): drop it and fall
         // through to one fresh open, whose own failure is the error the caller sees.
@@ -117,7 +124,7 @@ export class ProcFs {
     }
     const fd = openForRead(fullPath);
     try {
-      const text = this.readAll(fd, fullPath);
+      const text = this.readAll(fd, fullPath, single);
       this.fds.set(fullPath, fd);
       return text;
     } catch (error: unknown) {
@@ -154,6 +161,30 @@ export class ProcFs {
     }
   }
 
+  /** How many descriptors are kept open now. */
+  get keptCount(): number {
+    return this.fds.size;
+  }
+
+  /** Whether `relPath`'s descriptor is kept open now. */
+  isKept(relPath: string): boolean {
+    return this.fds.has(this.pathOf(relPath));
+  }
+
+  /**
+   * Closes the kept descriptors of every path (relative, as given to `read()`) for which `release`
+   * says true. A collector that keeps per-process files open (`<pid>/stat`) calls this once per tick
+   * for the processes it no longer saw, so descriptors never pile up or pin exited tasks.
+   */
+  releaseKept(release: (relPath: string) => boolean): void {
+    for (const [fullPath, fd] of this.fds) {
+      if (release(nodePath.relative(this.root, fullPath))) {
+        this.fds.delete(fullPath);
+        closeQuietly(fd);
+      }
+    }
+  }
+
   /** Closes every kept descriptor. Later `read()` and `list()` calls throw a `ProcReadError` with code `ECLOSED`. */
   close(): void {
     this.closed = true;
@@ -171,10 +202,10 @@ export class ProcFs {
     return fullPath;
   }
 
-  private readOnce(fullPath: string): string {
+  private readOnce(fullPath: string, singleRecord: boolean): string {
     const fd = openForRead(fullPath);
     try {
-      return this.readAll(fd, fullPath);
+      return this.readAll(fd, fullPath, singleRecord);
     } finally {
       closeQuietly(fd);
     }
@@ -185,7 +216,7 @@ export class ProcFs {
    * procfs file (`net/dev`, `diskstats`) hands out at most one kernel page per read however big
    * the buffer, and files under procfs report size 0, so end of file is the only reliable stop.
    */
-  private readAll(fd: number, fullPath: string): string {
+  private readAll(fd: number, fullPath: string, singleRecord = false): string {
     let length = 0;
     for (;;) {
       if (length === this.buffer.length) this.growBuffer(fullPath);
@@ -197,6 +228,7 @@ export class ProcFs {
       }
       if (bytesRead === 0) return this.buffer.toString("utf8", 0, length);
       length += bytesRead;
+      if (singleRecord && length < this.buffer.length) return this.buffer.toString("utf8", 0, length);
     }
   }
 
