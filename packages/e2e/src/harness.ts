@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readDayFileSamples } from "@vigil/storage";
 import Database from "better-sqlite3";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
@@ -228,7 +229,7 @@ export function copyFixture(relative: string, dest: string): string {
   return dest;
 }
 
-/** One stored sample, read straight from the SQLite files the way a user with the sqlite3 shell would. */
+/** One stored sample, read from the SQLite files (day files decoded by `readDayFileSamples`: chunks are compressed). */
 export interface StoredSample {
   readonly metric: string;
   readonly labels: Record<string, string>;
@@ -249,13 +250,9 @@ export function readStoredSamples(dataDir: string, agentId: string, metric?: str
   for (const file of readdirSync(samplesDir)
     .filter((f) => /^\d{4}-\d{2}-\d{2}\.db$/.test(f))
     .sort()) {
-    const db = new Database(join(samplesDir, file), { readonly: true });
-    for (const row of db.prepare("SELECT series_id, ts, value FROM samples ORDER BY series_id, ts").all() as {
-      series_id: number;
-      ts: number;
-      value: number;
-    }[]) {
-      const s = byId.get(row.series_id);
+    // Chunks, stragglers and the wal_batches rows not yet chunked, decoded (the file is compressed).
+    for (const row of readDayFileSamples(join(samplesDir, file))) {
+      const s = byId.get(row.seriesId);
       if (s)
         out.push({
           metric: s.metric,
@@ -264,7 +261,6 @@ export function readStoredSamples(dataDir: string, agentId: string, metric?: str
           value: row.value,
         });
     }
-    db.close();
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { formatHostPort, type Logger } from "@vigil/common";
 import { ingestServerDefinition } from "@vigil/protocol";
-import { Catalog, SqliteStorageEngine, type StorageEngine } from "@vigil/storage";
+import { Catalog, ChunkedStorageEngine, type StorageEngine } from "@vigil/storage";
 import type { FastifyInstance } from "fastify";
 import { createApiToken } from "./auth/token-admin.js";
 import type { ServerConfig } from "./config.js";
@@ -47,7 +47,7 @@ export async function startServer(
     catalog.close();
   };
   try {
-    storage = SqliteStorageEngine.open({
+    storage = ChunkedStorageEngine.open({
       dataDir: config.dataDir,
       catalog,
       logger: logger.child({ component: "storage" }),

@@ -1,5 +1,17 @@
 export { type AgentHello, Catalog, type EnrollTokenResult } from "./catalog.js";
 export type { AgentRecord, ApiTokenRecord, EnrollTokenRefusal, TokenRole } from "./catalog-types.js";
+export { CHUNK_FORMAT, decodeChunk, encodeChunk } from "./chunk-codec.js";
+export {
+  CHUNK_DAY_FILE_FORMAT_VERSION,
+  MAX_CHUNK_SPAN_MS,
+  readDayFileSamples,
+  type StoredSample,
+} from "./chunk-day-file.js";
+export {
+  ChunkedStorageEngine,
+  type ChunkedStorageEngineOptions,
+  MAX_HEAD_AGE_BATCHES,
+} from "./chunked-engine.js";
 export {
   CATALOG_FILE_NAME,
   catalogPath,
@@ -14,6 +26,7 @@ export {
 export { DAY_FILE_FORMAT_VERSION } from "./day-file.js";
 export { DEFAULT_MAX_OPEN_DAYS } from "./day-file-cache.js";
 export { openReadonlyDb, openWritableDb, type ReadableDb, type WritableDb } from "./db.js";
+export { MAX_CHUNK_SAMPLES } from "./head.js";
 export { CATALOG_SCHEMA_VERSION } from "./migrate.js";
 export {
   MAX_RAW_POINTS_PER_SERIES,

@@ -257,7 +257,7 @@ export class SqliteStorageEngine implements StorageEngine {
 }
 
 /** Checks the whole batch before anything is written; returns its sample count. */
-function validateBatch(agentId: string, series: readonly SeriesSamples[]): number {
+export function validateBatch(agentId: string, series: readonly SeriesSamples[]): number {
   if (typeof agentId !== "string" || agentId === "")
     throw new StorageError("invalid_batch", "batch has an empty agent id");
   let total = 0;
@@ -297,7 +297,7 @@ function validateBatch(agentId: string, series: readonly SeriesSamples[]): numbe
   return total;
 }
 
-function validateQuery(query: RangeQuery, maxStepBuckets: number): void {
+export function validateQuery(query: RangeQuery, maxStepBuckets: number): void {
   const { fromMs, toMs, stepMs } = query;
   if (typeof query.agentId !== "string" || query.agentId === "")
     throw new StorageError("invalid_query", "query has an empty agent id");
@@ -327,11 +327,11 @@ function validateQuery(query: RangeQuery, maxStepBuckets: number): void {
 }
 
 /** `metric{"a":"1"}` for messages: the canonical labels, so a series reads the same everywhere. */
-function seriesName(metric: string, labels: SeriesSamples["labels"]): string {
+export function seriesName(metric: string, labels: SeriesSamples["labels"]): string {
   return `${metric}${canonicalLabels(labels)}`;
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+export function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1)
     throw new Error(`${name} must be an integer >= 1, not ${value}`);

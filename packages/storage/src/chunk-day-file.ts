@@ -1,0 +1,295 @@
+import type Database from "better-sqlite3";
+import { decodeChunk } from "./chunk-codec.js";
+import { openReadonlyDb, openWritableDb, type ReadableDb, userVersion, type WritableDb } from "./db.js";
+import type { RawPoint } from "./storage-engine.js";
+import { StorageError } from "./storage-error.js";
+import { decodeWalBatch, type SampleRows } from "./wal-batch-codec.js";
+
+/** `user_version` of a day file in the chunked layout. Version 1 (one row per sample) is upgraded in place. */
+export const CHUNK_DAY_FILE_FORMAT_VERSION = 2;
+
+/** A chunk never spans more than this, so a range read scans chunks starting at most this before it. */
+export const MAX_CHUNK_SPAN_MS = 2 * 60 * 60 * 1000;
+
+/**
+ * - `wal_batches`: every accepted batch (its samples of this day) as one row, appended before the ack;
+ *   deleted once all it carried is in `chunks`, replayed into the head on start.
+ * - `chunks`: per-series compressed samples (chunk-codec.ts) with aggregates, never crossing midnight
+ *   (the file is one UTC day) nor `MAX_CHUNK_SPAN_MS`.
+ * - `samples`: out-of-order stragglers older than what their series already has in `chunks`; also every
+ *   sample of a version-1 file, which is why it keeps the version-1 shape.
+ */
+const SCHEMA_V1 = `
+  CREATE TABLE IF NOT EXISTS samples (
+    series_id INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (series_id, ts)
+  ) WITHOUT ROWID;
+`;
+const SCHEMA_V2 = `
+  CREATE TABLE IF NOT EXISTS wal_batches (
+    seq INTEGER PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    batch BLOB NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS chunks (
+    series_id INTEGER NOT NULL,
+    start_ts INTEGER NOT NULL,
+    end_ts INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    min REAL,
+    max REAL,
+    sum REAL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (series_id, start_ts)
+  ) WITHOUT ROWID;
+`;
+
+/** SQL, exported so tests can check query plans. */
+export const CHUNK_DAY_FILE_SQL = {
+  insertWal: "INSERT INTO wal_batches (agent_id, batch) VALUES (?, ?)",
+  walRows: "SELECT seq, batch FROM wal_batches ORDER BY seq",
+  deleteWalBelow: "DELETE FROM wal_batches WHERE seq < ?",
+  insertChunk:
+    "INSERT INTO chunks (series_id, start_ts, end_ts, count, min, max, sum, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+  lastChunkEnd: "SELECT end_ts FROM chunks WHERE series_id = ? ORDER BY start_ts DESC LIMIT 1",
+  lastSampleTs: "SELECT max(ts) FROM samples WHERE series_id = ?",
+  chunkCovering:
+    "SELECT data FROM chunks WHERE series_id = ? AND start_ts BETWEEN ? AND ? AND end_ts >= ? ORDER BY start_ts DESC LIMIT 1",
+  chunksInRange:
+    "SELECT start_ts, end_ts, count, min, max, sum, data FROM chunks WHERE series_id = ? AND start_ts BETWEEN ? AND ? AND end_ts >= ? ORDER BY start_ts",
+  insertStraggler: "INSERT OR IGNORE INTO samples (series_id, ts, value) VALUES (?, ?, ?)",
+  samplesInRange: "SELECT ts, value FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+} as const;
+
+/** A chunk row as read for a query: [start, end, count, min, max, sum, data]. */
+export type ChunkRow = [
+  start: number,
+  end: number,
+  count: number,
+  min: number,
+  max: number,
+  sum: number,
+  data: Uint8Array,
+];
+
+/** A chunk to write. */
+export interface ChunkToWrite {
+  readonly seriesId: number;
+  readonly timestamps: readonly number[];
+  readonly values: readonly number[];
+  readonly data: Uint8Array;
+  readonly min: number;
+  readonly max: number;
+  readonly sum: number;
+}
+
+/** An open `samples/YYYY-MM-DD.db` in the chunked layout; one connection, used synchronously. */
+export class ChunkDayFile {
+  readonly day: number;
+  readonly path: string;
+  readonly db: WritableDb;
+  readonly #s: {
+    insertWal: Database.Statement<[string, Buffer]>;
+    walRows: Database.Statement<[], [number, Uint8Array]>;
+    deleteWalBelow: Database.Statement<[number]>;
+    insertChunk: Database.Statement<[number, number, number, number, number, number, number, Uint8Array]>;
+    lastChunkEnd: Database.Statement<[number], number>;
+    lastSampleTs: Database.Statement<[number], number | null>;
+    chunkCovering: Database.Statement<[number, number, number, number], Uint8Array>;
+    chunksInRange: Database.Statement<[number, number, number, number], ChunkRow>;
+    insertStraggler: Database.Statement<[number, number, number]>;
+    samplesInRange: Database.Statement<[number, number, number], RawPoint>;
+  };
+
+  private constructor(day: number, path: string, db: WritableDb) {
+    this.day = day;
+    this.path = path;
+    this.db = db;
+    const q = CHUNK_DAY_FILE_SQL;
+    this.#s = {
+      insertWal: db.prepare(q.insertWal),
+      walRows: db.prepare<[], [number, Uint8Array]>(q.walRows).raw(true),
+      deleteWalBelow: db.prepare(q.deleteWalBelow),
+      insertChunk: db.prepare(q.insertChunk),
+      lastChunkEnd: db.prepare<[number], number>(q.lastChunkEnd).pluck(true),
+      lastSampleTs: db.prepare<[number], number | null>(q.lastSampleTs).pluck(true),
+      chunkCovering: db.prepare<[number, number, number, number], Uint8Array>(q.chunkCovering).pluck(true),
+      chunksInRange: db.prepare<[number, number, number, number], ChunkRow>(q.chunksInRange).raw(true),
+      insertStraggler: db.prepare(q.insertStraggler),
+      samplesInRange: db.prepare<[number, number, number], RawPoint>(q.samplesInRange).raw(true),
+    };
+  }
+
+  /** Opens (creating when `create`) and upgrades a version-1 file in place. */
+  static open(path: string, day: number, create: boolean): ChunkDayFile {
+    const db = openWritableDb(path, { create });
+    try {
+      initChunkDayFile(db, path);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new ChunkDayFile(day, path, db);
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  /** Appends a batch row; returns its seq. Call inside `transaction`. */
+  appendWal(agentId: string, batch: Buffer): number {
+    return Number(this.#s.insertWal.run(agentId, batch).lastInsertRowid);
+  }
+
+  /** Every `wal_batches` row, by seq. */
+  walRows(): [seq: number, rows: SampleRows][] {
+    return this.#s.walRows.all().map(([seq, blob]) => [seq, decodeWalBatch(blob)]);
+  }
+
+  /** Deletes the rows below `seq` (every row when `seq` is Infinity). */
+  deleteWalBelow(seq: number): void {
+    if (seq === Number.POSITIVE_INFINITY) this.db.exec("DELETE FROM wal_batches");
+    else this.#s.deleteWalBelow.run(seq);
+  }
+
+  insertChunk(c: ChunkToWrite): void {
+    const n = c.timestamps.length;
+    this.#s.insertChunk.run(
+      c.seriesId,
+      c.timestamps[0] as number,
+      c.timestamps[n - 1] as number,
+      n,
+      c.min,
+      c.max,
+      c.sum,
+      c.data,
+    );
+  }
+
+  /**
+   * The latest timestamp the series has in `chunks` or `samples` (-1: none). Later samples belong in the
+   * head; earlier ones are stragglers. (`samples` counts for version-1 files, whose rows are all there.)
+   */
+  lastStoredTs(seriesId: number): number {
+    const chunkEnd = this.#s.lastChunkEnd.get(seriesId) ?? -1;
+    const sampleTs = this.#s.lastSampleTs.get(seriesId) ?? -1;
+    return Math.max(chunkEnd, sampleTs);
+  }
+
+  /** Whether a chunk holds exactly this timestamp for the series. */
+  chunkHas(seriesId: number, ts: number): boolean {
+    const data = this.#s.chunkCovering.get(seriesId, ts - MAX_CHUNK_SPAN_MS, ts, ts);
+    if (!data) return false;
+    const { timestamps } = decodeChunk(data);
+    return binarySearch(timestamps, ts) >= 0;
+  }
+
+  /** Writes a straggler; false when the series already had a sample there. */
+  insertStraggler(seriesId: number, ts: number, value: number): boolean {
+    return this.#s.insertStraggler.run(seriesId, ts, value).changes === 1;
+  }
+
+  /** Chunks of the series that overlap [fromMs, toMs], by start. */
+  chunksInRange(seriesId: number, fromMs: number, toMs: number): ChunkRow[] {
+    return this.#s.chunksInRange.all(seriesId, fromMs - MAX_CHUNK_SPAN_MS, toMs, fromMs);
+  }
+
+  /** Straggler rows of the series in [fromMs, toMs]. */
+  samplesInRange(seriesId: number, fromMs: number, toMs: number): RawPoint[] {
+    return this.#s.samplesInRange.all(seriesId, fromMs, toMs);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function initChunkDayFile(db: WritableDb, path: string): void {
+  const version = userVersion(db);
+  if (version === CHUNK_DAY_FILE_FORMAT_VERSION) return;
+  if (version > CHUNK_DAY_FILE_FORMAT_VERSION) {
+    throw new StorageError(
+      "newer_schema",
+      `${path} has sample format ${version} but this Vigil reads only up to ${CHUNK_DAY_FILE_FORMAT_VERSION}; run a newer Vigil`,
+    );
+  }
+  db.transaction(() => {
+    const v = userVersion(db);
+    if (v >= CHUNK_DAY_FILE_FORMAT_VERSION) return;
+    // Version 1 had only `samples`; its rows stay there and read like stragglers.
+    db.exec(SCHEMA_V1);
+    db.exec(SCHEMA_V2);
+    db.pragma(`user_version = ${CHUNK_DAY_FILE_FORMAT_VERSION}`);
+  }).immediate();
+}
+
+/** Index of `ts` in an ascending array, or -(insertion point) - 1. */
+export function binarySearch(a: ArrayLike<number>, ts: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = a[mid] as number;
+    if (v < ts) lo = mid + 1;
+    else if (v > ts) hi = mid - 1;
+    else return mid;
+  }
+  return -lo - 1;
+}
+
+/** One stored sample as `readDayFileSamples` returns it. */
+export interface StoredSample {
+  readonly seriesId: number;
+  readonly ts: number;
+  readonly value: number;
+}
+
+/**
+ * Every sample a day file holds, decoded: chunks, stragglers and the `wal_batches` rows not yet in
+ * chunks (so a file a running server is writing reads complete), deduplicated by series and timestamp
+ * the way the engine does (first written wins), ordered by series then time. Opens the file read-only;
+ * for tools and tests, not the query path.
+ */
+export function readDayFileSamples(path: string): StoredSample[] {
+  const db: ReadableDb = openReadonlyDb(path);
+  try {
+    const seen = new Map<string, StoredSample>();
+    const add = (seriesId: number, ts: number, value: number) => {
+      const key = `${seriesId}:${ts}`;
+      if (!seen.has(key)) seen.set(key, { seriesId, ts, value });
+    };
+    const version = userVersion(db);
+    if (version >= 2) {
+      const chunks = db.prepare("SELECT series_id, data FROM chunks").raw(true).all() as [
+        number,
+        Uint8Array,
+      ][];
+      for (const [id, data] of chunks) {
+        const { timestamps, values } = decodeChunk(data);
+        for (let i = 0; i < timestamps.length; i++) add(id, timestamps[i] as number, values[i] as number);
+      }
+    }
+    if (version >= 1) {
+      const rows = db.prepare("SELECT series_id, ts, value FROM samples").raw(true).all() as [
+        number,
+        number,
+        number,
+      ][];
+      for (const [id, ts, value] of rows) add(id, ts, value);
+    }
+    if (version >= 2) {
+      const wal = db.prepare("SELECT batch FROM wal_batches ORDER BY seq").pluck(true).all() as Uint8Array[];
+      for (const blob of wal) {
+        const r = decodeWalBatch(blob);
+        for (let i = 0; i < r.seriesIds.length; i++)
+          add(r.seriesIds[i] as number, r.timestamps[i] as number, r.values[i] as number);
+      }
+    }
+    return [...seen.values()].sort((a, b) => a.seriesId - b.seriesId || a.ts - b.ts);
+  } finally {
+    db.close();
+  }
+}
