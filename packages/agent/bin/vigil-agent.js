@@ -1,4 +1,6 @@
 #!/usr/bin/env node
 import { main } from "../dist/cli/main.js";
 
-process.exit(await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }));
+process.exit(
+  await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }),
+);

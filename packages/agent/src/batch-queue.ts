@@ -34,11 +34,33 @@ export class BatchQueue {
   private nextSeq = 1;
   private heldSamples = 0;
   private counts = { collected: 0, acked: 0, dropped: 0, rejected: 0 };
+  /** Batches written to a stream at least once, to tell a resend from a first send. */
+  private readonly sentOnce = new WeakSet<QueuedBatch>();
+  private resent = 0;
 
   constructor(
-    private readonly maxSamples: number,
-    private readonly batchMaxSamples: number,
+    private maxSamples: number,
+    private batchMaxSamples: number,
   ) {}
+
+  /** Changes the bounds (a config reload); a smaller `maxSamples` drops the oldest held data at once. */
+  setLimits(maxSamples: number, batchMaxSamples: number): void {
+    this.maxSamples = maxSamples;
+    this.batchMaxSamples = batchMaxSamples;
+    this.enforceBound();
+  }
+
+  /** The stream client wrote this batch: it is in flight, and counted as resent if it was sent before. */
+  markSent(batch: QueuedBatch): void {
+    batch.inFlight = true;
+    if (this.sentOnce.has(batch)) this.resent++;
+    else this.sentOnce.add(batch);
+  }
+
+  /** Batches sent more than once (after a reconnect, or a server-side failure to store them). */
+  get resentBatches(): number {
+    return this.resent;
+  }
 
   /** Adds a tick's samples, dropping the oldest held data if the bound is passed. */
   add(samples: readonly Sample[]): void {

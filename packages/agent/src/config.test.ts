@@ -21,9 +21,9 @@ function write(name: string, text: string): string {
   return file;
 }
 
-function configErrorOf(fn: () => unknown): ConfigError {
+async function configErrorOf(fn: () => unknown): Promise<ConfigError> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     if (isConfigError(err)) return err;
     throw err;
@@ -32,7 +32,7 @@ function configErrorOf(fn: () => unknown): ConfigError {
 }
 
 describe("knownCollectorNames", () => {
-  it("lists the built-in collectors", () => {
+  it("lists the built-in collectors", async () => {
     expect(knownCollectorNames()).toEqual(
       "cpu, memory, load, processes, filehandles, pressure, hwmon, filesystem, diskio, network, systemd, gpu, textfile, directory, exec".split(
         ", ",
@@ -42,10 +42,12 @@ describe("knownCollectorNames", () => {
 });
 
 describe("loadAgentConfig", () => {
-  it("fills every default for a file that sets nothing", () => {
+  it("fills every default for a file that sets nothing", async () => {
     const file = write("agent.toml", "# empty\n");
-    expect(loadAgentConfig(file)).toEqual({
+    expect(await loadAgentConfig(file)).toEqual({
       file,
+      plugins: [],
+      registrations: expect.any(Array),
       agentId: hostname(),
       server: { host: "127.0.0.1", port: 9801 },
       apiKey: undefined,
@@ -71,7 +73,7 @@ describe("loadAgentConfig", () => {
     });
   });
 
-  it("reads every key", () => {
+  it("reads every key", async () => {
     const file = write(
       "agent.toml",
       [
@@ -100,7 +102,7 @@ describe("loadAgentConfig", () => {
         "enabled = false",
       ].join("\n"),
     );
-    const c = loadAgentConfig(file);
+    const c = await loadAgentConfig(file);
     const defaults = Object.fromEntries(
       builtinCollectors().map((r) => [
         r.name,
@@ -109,6 +111,8 @@ describe("loadAgentConfig", () => {
     );
     expect(c).toEqual({
       file,
+      plugins: [],
+      registrations: expect.any(Array),
       agentId: "web-1",
       server: { host: "::1", port: 7000 },
       apiKey: "secret",
@@ -132,57 +136,57 @@ describe("loadAgentConfig", () => {
     });
   });
 
-  it("resolves a relative api_key_file and procfs against the config file's directory, not the cwd", () => {
+  it("resolves a relative api_key_file and procfs against the config file's directory, not the cwd", async () => {
     const file = write(
       "etc/vigil/agent.toml",
       'api_key_file = "keys/api.key"\n[paths]\nprocfs = "../fixtures/proc"\n',
     );
-    const c = loadAgentConfig(file);
+    const c = await loadAgentConfig(file);
     expect(c.apiKeyFile).toBe(join(dir, "etc/vigil/keys/api.key"));
     expect(c.procfsRoot).toBe(join(dir, "etc/fixtures/proc"));
   });
 
-  it("keeps an absolute api_key_file as it is", () => {
+  it("keeps an absolute api_key_file as it is", async () => {
     const file = write("agent.toml", 'api_key_file = "/var/lib/vigil-agent/api.key"\n');
-    expect(loadAgentConfig(file).apiKeyFile).toBe("/var/lib/vigil-agent/api.key");
+    expect((await loadAgentConfig(file)).apiKeyFile).toBe("/var/lib/vigil-agent/api.key");
   });
 
-  it("refuses api_key and api_key_file together, naming the api_key line", () => {
+  it("refuses api_key and api_key_file together, naming the api_key line", async () => {
     const file = write("agent.toml", 'agent_id = "a"\napi_key_file = "k"\napi_key = "inline"\n');
-    const err = configErrorOf(() => loadAgentConfig(file));
+    const err = await configErrorOf(() => loadAgentConfig(file));
     expect(err.message).toBe(`${file}:3: api_key: set api_key or api_key_file, not both`);
   });
 
-  it("refuses a backoff max shorter than its initial, naming the line", () => {
+  it("refuses a backoff max shorter than its initial, naming the line", async () => {
     const file = write(
       "agent.toml",
       '[stream]\nreconnect_backoff_initial = "10s"\nreconnect_backoff_max = "5s"\n',
     );
-    const err = configErrorOf(() => loadAgentConfig(file));
+    const err = await configErrorOf(() => loadAgentConfig(file));
     expect(err.line).toBe(3);
     expect(err.key).toBe("stream.reconnect_backoff_max");
     expect(err.problem).toBe("must not be shorter than stream.reconnect_backoff_initial");
   });
 
-  it("refuses a backoff max shorter than the default initial when only max is set", () => {
+  it("refuses a backoff max shorter than the default initial when only max is set", async () => {
     const file = write("agent.toml", '\n[stream]\nreconnect_backoff_max = "100ms"\n');
-    expect(configErrorOf(() => loadAgentConfig(file)).line).toBe(3);
+    expect((await configErrorOf(() => loadAgentConfig(file))).line).toBe(3);
   });
 
-  it("refuses an unknown collector, naming its section's line and the known ones", () => {
+  it("refuses an unknown collector, naming its section's line and the known ones", async () => {
     const file = write(
       "agent.toml",
       '[collectors.cpu]\ninterval = "1s"\n\n[collectors.gpux]\nenabled = true\n',
     );
-    const err = configErrorOf(() => loadAgentConfig(file));
+    const err = await configErrorOf(() => loadAgentConfig(file));
     expect(err.message).toBe(
       `${file}:4: collectors.gpux: unknown collector "gpux" (known: cpu, memory, load, processes, filehandles, pressure, hwmon, filesystem, diskio, network, systemd, gpu, textfile, directory, exec)`,
     );
   });
 
-  it("finds an unknown collector written as a dotted key", () => {
+  it("finds an unknown collector written as a dotted key", async () => {
     const file = write("agent.toml", '[collectors]\ncpu.interval = "1s"\ndisks.enabled = false\n');
-    const err = configErrorOf(() => loadAgentConfig(file));
+    const err = await configErrorOf(() => loadAgentConfig(file));
     expect(err.line).toBe(3);
     expect(err.key).toBe("collectors.disks");
   });
@@ -196,72 +200,79 @@ describe("loadAgentConfig", () => {
     ['[collectors.cpu]\nintervall = "5s"\n', 2, "collectors.cpu.intervall"],
     ["[stream]\nmax_in_flight = 0\n", 2, "stream.max_in_flight"],
     ['log_level = "verbose"\n', 1, "log_level"],
-  ])("refuses %j at line %d, key %s", (text, line, key) => {
+  ])("refuses %j at line %d, key %s", async (text, line, key) => {
     const file = write("agent.toml", text);
-    const err = configErrorOf(() => loadAgentConfig(file));
+    const err = await configErrorOf(() => loadAgentConfig(file));
     expect(err.file).toBe(file);
     expect(err.line).toBe(line);
     expect(err.key).toBe(key);
   });
 
-  it("explains the agent id rule and unknown keys", () => {
+  it("explains the agent id rule and unknown keys", async () => {
     const bad = write("a.toml", 'agent_id = "-x"\n');
-    expect(configErrorOf(() => loadAgentConfig(bad)).problem).toBe(
+    expect((await configErrorOf(() => loadAgentConfig(bad))).problem).toBe(
       'use 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
     );
     const typo = write("b.toml", "[collectors.cpu]\nenable = true\n");
-    expect(configErrorOf(() => loadAgentConfig(typo)).problem).toBe(
+    expect((await configErrorOf(() => loadAgentConfig(typo))).problem).toBe(
       "unknown key (allowed here: enabled, interval)",
     );
   });
 
-  it("reports a missing file as ENOENT", () => {
+  it("reports a missing file as ENOENT", async () => {
     const file = join(dir, "nope.toml");
-    expect(configErrorOf(() => loadAgentConfig(file)).message).toBe(`${file}: cannot read the file (ENOENT)`);
+    expect((await configErrorOf(() => loadAgentConfig(file))).message).toBe(
+      `${file}: cannot read the file (ENOENT)`,
+    );
   });
 });
 
 describe("readApiKey", () => {
-  it("prefers the inline key", () => {
+  it("prefers the inline key", async () => {
     const file = write("agent.toml", 'api_key = "vga_inline"\n');
-    expect(readApiKey(loadAgentConfig(file))).toBe("vga_inline");
+    expect(readApiKey(await loadAgentConfig(file))).toBe("vga_inline");
   });
 
-  it("reads the key file, trimming the newline", () => {
+  it("reads the key file, trimming the newline", async () => {
     write("api.key", "vga_fromfile\n");
     const file = write("agent.toml", 'api_key_file = "api.key"\n');
-    expect(readApiKey(loadAgentConfig(file))).toBe("vga_fromfile");
+    expect(readApiKey(await loadAgentConfig(file))).toBe("vga_fromfile");
   });
 
-  it("says how to enroll when no key is configured", () => {
+  it("says how to enroll when no key is configured", async () => {
     const file = write("agent.toml", "");
-    const err = configErrorOf(() => readApiKey(loadAgentConfig(file)));
+    const err = await configErrorOf(async () => readApiKey(await loadAgentConfig(file)));
     expect(err.key).toBe("api_key_file");
     expect(err.problem).toBe(
       "no API key: set api_key_file and run `vigil-agent enroll --config FILE --server HOST:PORT --token T`",
     );
   });
 
-  it("names the missing key file and ENOENT", () => {
+  it("names the missing key file and ENOENT", async () => {
     const file = write("agent.toml", 'api_key_file = "missing.key"\n');
-    const err = configErrorOf(() => readApiKey(loadAgentConfig(file)));
+    const err = await configErrorOf(async () => readApiKey(await loadAgentConfig(file)));
     expect(err.problem).toBe(
       `cannot read ${join(dir, "missing.key")} (ENOENT); enroll first: vigil-agent enroll --config ${file} --server HOST:PORT --token T`,
     );
   });
 
-  it("refuses an empty key file", () => {
+  it("refuses an empty key file", async () => {
     write("api.key", "  \n");
     const file = write("agent.toml", 'api_key_file = "api.key"\n');
-    expect(configErrorOf(() => readApiKey(loadAgentConfig(file))).problem).toBe(
+    expect((await configErrorOf(async () => readApiKey(await loadAgentConfig(file)))).problem).toBe(
       `${join(dir, "api.key")} is empty`,
     );
   });
 });
 
 describe("enabledCollectors", () => {
-  it("runs every default collector at the default interval unless configured", () => {
-    expect(enabledCollectors({ collectors: {} }).map((c) => [c.collector.name, c.intervalMs])).toEqual(
+  it("runs every default collector at the default interval unless configured", async () => {
+    expect(
+      enabledCollectors({ collectors: {}, registrations: builtinCollectors() }).map((c) => [
+        c.collector.name,
+        c.intervalMs,
+      ]),
+    ).toEqual(
       builtinCollectors()
         .filter((r) => r.defaultEnabled)
         .map((r) => [r.name, r.defaultIntervalMs]),
@@ -274,7 +285,7 @@ describe("enabledCollectors", () => {
     ).toEqual(["directory", "exec"]);
   });
 
-  it("honours enabled = false and a configured interval", () => {
+  it("honours enabled = false and a configured interval", async () => {
     const off = Object.fromEntries(
       builtinCollectors().map((r) => [
         r.name,
@@ -282,6 +293,7 @@ describe("enabledCollectors", () => {
       ]),
     );
     const set = enabledCollectors({
+      registrations: builtinCollectors(),
       collectors: {
         ...off,
         cpu: { enabled: undefined, intervalMs: 1_000, options: {} },

@@ -1,6 +1,12 @@
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
-import { builtinCollectors, type CollectorRegistration, defaultOptions } from "@vigil/collectors";
+import {
+  builtinCollectors,
+  type CollectorRegistration,
+  defaultOptions,
+  isCollectorModuleError,
+  loadCollectorModule,
+} from "@vigil/collectors";
 import {
   AGENT_ID_RE,
   AGENT_ID_RULE,
@@ -17,6 +23,13 @@ import {
   zLogLevel,
 } from "@vigil/common";
 import { z } from "zod";
+import {
+  applyOverride,
+  type EnvOverride,
+  expandEnvRefs,
+  overrideValue,
+  readEnvOverrides,
+} from "./env-overrides.js";
 
 /** The `[collectors.NAME]` section of one collector: enabled, interval, and the collector's own options. */
 function collectorSection(registration: CollectorRegistration) {
@@ -35,6 +48,7 @@ const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
  */
 export function agentConfigSchema(registrations: readonly CollectorRegistration[] = builtinCollectors()) {
   return z.strictObject({
+    plugins: z.array(z.string().min(1)).default([]),
     agent_id: z.string().regex(AGENT_ID_RE, AGENT_ID_RULE).optional(),
     server: zHostPort.default("127.0.0.1:9801"),
     api_key: z.string().min(1).optional(),
@@ -82,6 +96,10 @@ export interface CollectorSettings {
 
 export interface AgentConfig {
   readonly file: string;
+  /** Third-party collector modules, absolute paths, in the order given. */
+  readonly plugins: readonly string[];
+  /** Every collector this config can name: the built-ins, then one per plugin. */
+  readonly registrations: readonly CollectorRegistration[];
   readonly agentId: string;
   readonly server: HostPort;
   /** Inline key, if the config has one (prefer `apiKeyFile`). */
@@ -102,32 +120,73 @@ export interface AgentConfig {
   readonly collectors: Readonly<Record<string, CollectorSettings>>;
 }
 
+/** Collector names the agent uses itself, which a plugin may not take. */
+export const RESERVED_COLLECTOR_NAMES: readonly string[] = ["agent"];
+
+export interface LoadAgentConfigOptions {
+  /**
+   * The environment for `VIGIL_AGENT__*` overrides and `${NAME}` references (default: none, so a
+   * test reads only its file; the CLI passes `process.env`).
+   */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The built-in collectors (default: `builtinCollectors()`). */
+  readonly builtins?: readonly CollectorRegistration[];
+}
+
 /**
- * Loads and validates an agent config file against the given collectors (default: the built-in
- * ones). Throws ConfigError naming file, line and key.
+ * Loads and validates an agent config file: expands `${NAME}` in its string values, applies the
+ * `VIGIL_AGENT__*` overrides, loads the `plugins` modules, then validates everything against the
+ * built-in and plugin collectors' schemas. Throws ConfigError naming file, line and key, or the
+ * variable when an override is at fault.
  */
-export function loadAgentConfig(
-  file: string,
-  registrations: readonly CollectorRegistration[] = builtinCollectors(),
-): AgentConfig {
-  const { source, data } = readTomlFile(file);
-  const c = validateCollectorNames(
-    () => validateConfig(file, source, data, agentConfigSchema(registrations)),
-    registrations,
-  );
-  if (c.api_key !== undefined && c.api_key_file !== undefined) {
+export async function loadAgentConfig(file: string, opts: LoadAgentConfigOptions = {}): Promise<AgentConfig> {
+  const env = opts.env ?? {};
+  const builtins = opts.builtins ?? builtinCollectors();
+  const { source, data: raw } = readTomlFile(file);
+  const data = expandEnvRefs(raw, env, (path, variable) => {
     throw new ConfigError({
       file,
-      line: findLine(source, "api_key"),
-      key: "api_key",
-      problem: "set api_key or api_key_file, not both",
+      line: findTomlKeyLine(source, path),
+      key: path.join("."),
+      problem: `\${${variable}} refers to an environment variable that is not set`,
     });
+  }) as Record<string, unknown>;
+  const overrides = readEnvOverrides(env);
+  const locate = (dotted: string): { file: string; line?: number | undefined; key: string } => {
+    const o = overrideFor(overrides, dotted);
+    return o
+      ? { file: "environment", key: o.variable }
+      : { file, line: findLine(source, dotted), key: dotted };
+  };
+
+  // Plugins first: their option schemas are part of the schema everything else is validated against.
+  const pluginOverride = overrides.find((o) => o.path.length === 1 && o.path[0] === "plugins");
+  if (pluginOverride)
+    applyOverride(data, pluginOverride, overrideValue(pluginOverride, agentConfigSchema([])));
+  const plugins = await loadPlugins(file, data.plugins, builtins, locate);
+  const registrations = [...builtins, ...plugins.registrations];
+  const schema = agentConfigSchema(registrations);
+  for (const o of overrides) if (o !== pluginOverride) applyOverride(data, o, overrideValue(o, schema));
+
+  let c: z.output<typeof schema>;
+  try {
+    c = validateCollectorNames(() => validateConfig(file, source, data, schema), registrations);
+  } catch (err) {
+    const o = isConfigError(err) && err.key !== undefined ? overrideFor(overrides, err.key) : undefined;
+    if (o && isConfigError(err))
+      throw new ConfigError({
+        file: "environment",
+        key: o.variable,
+        problem: err.key === o.path.join(".") ? err.problem : `${err.key}: ${err.problem}`,
+      });
+    throw err;
+  }
+  if (c.api_key !== undefined && c.api_key_file !== undefined) {
+    throw new ConfigError({ ...locate("api_key"), problem: "set api_key or api_key_file, not both" });
   }
   if (c.stream.reconnect_backoff_max < c.stream.reconnect_backoff_initial) {
     throw new ConfigError({
-      file,
-      line: findLine(source, "stream.reconnect_backoff_max"),
-      key: "stream.reconnect_backoff_max",
+      ...locate("stream.reconnect_backoff_max"),
       problem: "must not be shorter than stream.reconnect_backoff_initial",
     });
   }
@@ -142,6 +201,8 @@ export function loadAgentConfig(
   }
   return {
     file,
+    plugins: plugins.paths,
+    registrations,
     agentId,
     server: parseHostPort(c.server),
     apiKey: c.api_key,
@@ -170,6 +231,55 @@ export function loadAgentConfig(
       }),
     ),
   };
+}
+
+/** The override that set `dotted`, one of its parents, or one of its children. */
+function overrideFor(overrides: readonly EnvOverride[], dotted: string): EnvOverride | undefined {
+  return overrides.find((o) => {
+    const path = o.path.join(".");
+    return path === dotted || dotted.startsWith(`${path}.`) || path.startsWith(`${dotted}.`);
+  });
+}
+
+/**
+ * Loads the `plugins` modules (paths relative to the config file's directory). A bad list, a module
+ * that does not load, or a collector name already taken is a ConfigError at the `plugins` key.
+ */
+async function loadPlugins(
+  file: string,
+  value: unknown,
+  builtins: readonly CollectorRegistration[],
+  locate: (dotted: string) => { file: string; line?: number | undefined; key: string },
+): Promise<{ paths: string[]; registrations: CollectorRegistration[] }> {
+  if (value === undefined) return { paths: [], registrations: [] };
+  if (!Array.isArray(value) || value.some((p) => typeof p !== "string" || p === ""))
+    throw new ConfigError({
+      ...locate("plugins"),
+      problem: 'expected an array of module paths, e.g. plugins = ["/etc/vigil/plugins/redis.mjs"]',
+    });
+  const base = dirname(resolve(file));
+  const paths = (value as string[]).map((p) => resolve(base, p));
+  const taken = new Map<string, string>(builtins.map((r) => [r.name, "a built-in collector"]));
+  for (const name of RESERVED_COLLECTOR_NAMES) taken.set(name, "reserved for the agent's own metrics");
+  const registrations: CollectorRegistration[] = [];
+  for (const path of paths) {
+    let registration: CollectorRegistration;
+    try {
+      registration = await loadCollectorModule(path);
+    } catch (err) {
+      if (!isCollectorModuleError(err)) throw err;
+      throw new ConfigError({ ...locate("plugins"), problem: err.message });
+    }
+    const owner = taken.get(registration.name);
+    if (owner !== undefined)
+      throw new ConfigError({
+        ...locate("plugins"),
+        problem: `collector module ${path}: its collector "${registration.name}" clashes with ${owner}`,
+      });
+    taken.set(registration.name, `the plugin ${path}`);
+    registrations.push(registration);
+  }
+  return { paths, registrations };
 }
 
 /** Says "unknown collector" rather than "unknown key" for a `[collectors.NAME]` section nobody registered. */

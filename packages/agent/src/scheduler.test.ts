@@ -155,3 +155,36 @@ describe("Scheduler", () => {
     expect(received).toEqual([]);
   });
 });
+
+describe("Scheduler.collectorSuccess and update", () => {
+  it("records 1 for a collect that finished, 0 for one that threw or timed out", async () => {
+    const ok = fakeCollector("ok");
+    const bad = fakeCollector("bad", () => {
+      throw new Error("boom");
+    });
+    const slow = fakeCollector("slow", () => new Promise<Sample[]>(() => {}));
+    start([
+      { collector: ok.collector, intervalMs: 20 },
+      { collector: bad.collector, intervalMs: 20 },
+      { collector: slow.collector, intervalMs: 100 },
+    ]);
+    const s = scheduler as Scheduler;
+    await vi.waitFor(() => expect(s.collectorSuccess().size).toBe(3), WAIT);
+    expect(Object.fromEntries(s.collectorSuccess())).toEqual({ ok: true, bad: false, slow: false });
+  });
+
+  it("swaps the collectors, forgetting the outcomes of removed ones", async () => {
+    const a = fakeCollector("a");
+    const b = fakeCollector("b");
+    const { received } = start([{ collector: a.collector, intervalMs: 20 }]);
+    const s = scheduler as Scheduler;
+    await vi.waitFor(() => expect(s.collectorSuccess().get("a")).toBe(true), WAIT);
+    s.update([{ collector: b.collector, intervalMs: 20 }]);
+    expect(s.collectorSuccess().has("a")).toBe(false);
+    const ticksOfA = a.ticks.length;
+    await vi.waitFor(() => expect(received.some((x) => x.metric === "b_value")).toBe(true), WAIT);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(a.ticks.length).toBeLessThanOrEqual(ticksOfA + 1); // at most a tick already under way
+    expect(s.collectorSuccess().has("a")).toBe(false);
+  });
+});

@@ -10,6 +10,8 @@ export interface FsRoots {
 export interface ScheduledCollector {
   readonly collector: Collector;
   readonly intervalMs: number;
+  /** The options the collector was created with, as JSON, so a reload can keep an unchanged instance. */
+  readonly optionsKey?: string;
 }
 
 /** A collect that has not finished after this fraction of its interval is abandoned for that tick. */
@@ -25,11 +27,12 @@ const TIMEOUT_FRACTION = 0.9;
 export class Scheduler {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Set<string>();
+  private readonly success = new Map<string, boolean>();
   private stopped = false;
 
   constructor(
-    private readonly entries: readonly ScheduledCollector[],
-    private readonly fs: FsRoots,
+    private entries: readonly ScheduledCollector[],
+    private fs: FsRoots,
     private readonly sink: (samples: Sample[]) => void,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
@@ -39,10 +42,33 @@ export class Scheduler {
     for (const entry of this.entries) this.arm(entry);
   }
 
+  /**
+   * Swaps the collectors (a config reload): every timer is re-armed for the new list. A collect
+   * still running keeps its collector marked busy, so a kept instance never runs twice at once.
+   */
+  update(entries: readonly ScheduledCollector[], fs: FsRoots = this.fs): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.entries = entries;
+    this.fs = fs;
+    const names = new Set(entries.map((e) => e.collector.name));
+    for (const name of this.success.keys()) if (!names.has(name)) this.success.delete(name);
+    if (!this.stopped) this.start();
+  }
+
+  /** Each collector's last outcome: true if it finished in time without throwing (`vigil_collector_success`). */
+  collectorSuccess(): ReadonlyMap<string, boolean> {
+    return this.success;
+  }
+
   stop(): void {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+  }
+
+  private isScheduled(collector: ScheduledCollector["collector"]): boolean {
+    return this.entries.some((e) => e.collector === collector);
   }
 
   private arm(entry: ScheduledCollector, previousTick?: number): void {
@@ -80,8 +106,10 @@ export class Scheduler {
           timeout = setTimeout(() => reject(new Error(`collect took longer than ${limitMs} ms`)), limitMs);
         }),
       ]);
+      if (this.isScheduled(collector)) this.success.set(collector.name, true);
       if (!this.stopped) this.sink(samples);
     } catch (err) {
+      if (this.isScheduled(collector)) this.success.set(collector.name, false);
       log.warn({ err: err instanceof Error ? err.message : String(err) }, "collect failed");
     } finally {
       clearTimeout(timeout);

@@ -89,7 +89,7 @@ export class StreamClient {
     const room = this.opts.maxInFlight - this.queue.inFlightCount;
     if (room <= 0) return;
     for (const batch of this.queue.takeUnsent(room)) {
-      batch.inFlight = true;
+      this.queue.markSent(batch);
       const frame = create(StreamRequestSchema, {
         frame: { case: "batch", value: encodeBatch(batch.seq, batch.series) },
       });

@@ -90,7 +90,12 @@ export {
   type Uptime,
 } from "./load.js";
 export { createMemoryCollector, MEMORY_METRICS, type Meminfo, parseMeminfo } from "./memory.js";
-export { METRICS_CATALOGUE_HEADER, renderMetricsCatalogue } from "./metrics-catalogue.js";
+export {
+  keptCatalogueTail,
+  METRICS_CATALOGUE_HEADER,
+  METRICS_CATALOGUE_KEPT_MARKER,
+  renderMetricsCatalogue,
+} from "./metrics-catalogue.js";
 export { CollectorModuleError, isCollectorModuleError, loadCollectorModule } from "./module-collector.js";
 export {
   createNetworkCollector,

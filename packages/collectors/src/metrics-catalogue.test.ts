@@ -2,7 +2,12 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { builtinCollectors } from "./builtin.js";
-import { METRICS_CATALOGUE_HEADER, renderMetricsCatalogue } from "./metrics-catalogue.js";
+import {
+  keptCatalogueTail,
+  METRICS_CATALOGUE_HEADER,
+  METRICS_CATALOGUE_KEPT_MARKER,
+  renderMetricsCatalogue,
+} from "./metrics-catalogue.js";
 
 /** The repository's docs/metrics.md (from src/ and from dist/ alike: both sit two levels under packages/). */
 const DOC = fileURLToPath(new URL("../../../docs/metrics.md", import.meta.url));
@@ -47,13 +52,22 @@ describe("renderMetricsCatalogue", () => {
     );
   });
 
+  it("keeps the hand-written tail after its marker", () => {
+    const tail = `${METRICS_CATALOGUE_KEPT_MARKER}\n\n## agent\n\nby hand\n`;
+    expect(keptCatalogueTail(`# old\n\n${tail}`)).toBe(tail);
+    expect(keptCatalogueTail("# no marker\n")).toBe("");
+    const doc = renderMetricsCatalogue([], tail);
+    expect(doc).toBe(`${METRICS_CATALOGUE_HEADER}\n\n\n${tail}`);
+    expect(keptCatalogueTail(doc)).toBe(tail);
+  });
+
   it("docs/metrics.md is what the built-in collectors declare", () => {
-    const rendered = renderMetricsCatalogue(builtinCollectors());
+    const current = fs.existsSync(DOC) ? fs.readFileSync(DOC, "utf8") : "";
+    const rendered = renderMetricsCatalogue(builtinCollectors(), keptCatalogueTail(current));
     if (process.env.UPDATE_DOCS === "1") {
       fs.writeFileSync(DOC, rendered);
       return;
     }
-    const current = fs.existsSync(DOC) ? fs.readFileSync(DOC, "utf8") : "";
     if (current !== rendered) {
       expect.fail(
         "docs/metrics.md is stale: run `UPDATE_DOCS=1 npx vitest run packages/collectors/src/metrics-catalogue.test.ts`",

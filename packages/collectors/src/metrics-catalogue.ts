@@ -20,6 +20,19 @@ A test (\`packages/e2e/src/docs.test.ts\`) checks that every metric a built-in c
 listed here.
 `;
 
+/**
+ * A line in docs/metrics.md after which the text is hand-written and kept as it is by a
+ * regeneration (the agent's own metrics, which are not a collector's: packages/agent/src/self-metrics.ts).
+ */
+export const METRICS_CATALOGUE_KEPT_MARKER =
+  "<!-- Hand-written below this line (not generated): kept by renderMetricsCatalogue(). -->";
+
+/** The hand-written tail of a metrics catalogue, from its marker line on ("" when there is none). */
+export function keptCatalogueTail(current: string): string {
+  const at = current.indexOf(METRICS_CATALOGUE_KEPT_MARKER);
+  return at < 0 ? "" : current.slice(at);
+}
+
 /** Extra text after a collector's table, for collectors whose metrics are not all declared. */
 const NOTES: Readonly<Record<string, string>> = {
   textfile:
@@ -29,10 +42,14 @@ const NOTES: Readonly<Record<string, string>> = {
 
 /**
  * Renders docs/metrics.md: the fixed header, then per collector a section with a table of its
- * declared metrics (metric, type, unit, labels, source, node_exporter equivalent, meaning).
+ * declared metrics (metric, type, unit, labels, source, node_exporter equivalent, meaning), then
+ * `keptTail` (see `keptCatalogueTail`) unchanged.
  * Collectors are created with their default options only to read their descriptors.
  */
-export function renderMetricsCatalogue(registrations: readonly CollectorRegistration[]): string {
+export function renderMetricsCatalogue(
+  registrations: readonly CollectorRegistration[],
+  keptTail = "",
+): string {
   const sections = registrations.map((r) => {
     const metrics = r.create(defaultOptions(r)).metrics;
     const enabled = r.defaultEnabled ? "On by default" : "Off by default (needs configuration)";
@@ -47,7 +64,8 @@ export function renderMetricsCatalogue(registrations: readonly CollectorRegistra
     if (note) lines.push("", note);
     return lines.join("\n");
   });
-  return `${METRICS_CATALOGUE_HEADER}\n${sections.join("\n\n")}\n`;
+  const generated = `${METRICS_CATALOGUE_HEADER}\n${sections.join("\n\n")}\n`;
+  return keptTail === "" ? generated : `${generated}\n${keptTail}`;
 }
 
 function row(m: MetricDescriptor): string[] {

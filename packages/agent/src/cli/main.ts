@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { builtinCollectors } from "@vigil/collectors";
 import {
   createLogger,
   formatHostPort,
@@ -19,6 +20,7 @@ import { AGENT_VERSION } from "../version.js";
 
 const USAGE = `Usage:
   vigil-agent --config FILE                        collect and stream to the server
+                                                   (SIGHUP reloads FILE; SIGINT/SIGTERM flush and stop)
   vigil-agent check-config FILE                    validate a config file and exit
   vigil-agent enroll --config FILE --server HOST:PORT --token TOKEN
                                                    exchange a one-time token for an API key,
@@ -32,6 +34,8 @@ Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad config.`;
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** For `VIGIL_AGENT__*` overrides and `${NAME}` references in the config (default: none). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Runs the CLI and resolves to the exit status. */
@@ -66,9 +70,12 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     case "check-config": {
       const { positionals } = parseCliArgs(rest, {}, 1);
       if (!positionals[0]) throw new UsageError("check-config needs a FILE");
-      const config = loadAgentConfig(positionals[0]);
+      const config = await loadAgentConfig(positionals[0], { env: io.env });
       const names = enabledCollectors(config).map((c) => `${c.collector.name}@${c.intervalMs}ms`);
-      io.stdout.write(`${positionals[0]}: ok (agent ${config.agentId}, collectors ${names.join(", ")})\n`);
+      const plugins = config.plugins.length > 0 ? `, plugins ${config.plugins.join(", ")}` : "";
+      io.stdout.write(
+        `${positionals[0]}: ok (agent ${config.agentId}, collectors ${names.join(", ")}${plugins})\n`,
+      );
       return 0;
     }
     case "enroll":
@@ -80,7 +87,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
       const { values } = parseCliArgs(argv, { config: { type: "string" } }, 0);
       if (!values.config) throw new UsageError("--config FILE is required");
-      return runAgent(loadAgentConfig(values.config), io);
+      return runAgent(await loadAgentConfig(values.config, { env: io.env }), io);
     }
   }
 }
@@ -94,7 +101,7 @@ async function enrollCommand(argv: readonly string[], io: CliIo): Promise<number
   if (!values.config) throw new UsageError("enroll needs --config FILE");
   if (!values.token)
     throw new UsageError("enroll needs --token TOKEN (from `vigil-server enroll-token create`)");
-  const config = loadAgentConfig(values.config);
+  const config = await loadAgentConfig(values.config, { env: io.env });
   if (!config.apiKeyFile) throw new UsageError(`${values.config} has no api_key_file to store the key in`);
   let server = config.server;
   if (values.server) {
@@ -132,9 +139,9 @@ async function collectCommand(argv: readonly string[], io: CliIo): Promise<numbe
       throw new UsageError(`--interval: ${(err as Error).message}`);
     }
   }
-  const config: Pick<AgentConfig, "collectors" | "procfsRoot" | "sysfsRoot"> = values.config
-    ? loadAgentConfig(values.config)
-    : { collectors: {}, procfsRoot: "/proc", sysfsRoot: "/sys" };
+  const config: Pick<AgentConfig, "collectors" | "registrations" | "procfsRoot" | "sysfsRoot"> = values.config
+    ? await loadAgentConfig(values.config, { env: io.env })
+    : { collectors: {}, registrations: builtinCollectors(), procfsRoot: "/proc", sysfsRoot: "/sys" };
   const logger = createLogger({ name: "vigil-agent", level: "warn", destination: io.stderr });
   const samples = await collectOnce(
     enabledCollectors(config),
@@ -155,8 +162,25 @@ async function collectCommand(argv: readonly string[], io: CliIo): Promise<numbe
 async function runAgent(config: AgentConfig, io: CliIo): Promise<number> {
   const logger = createLogger({ name: "vigil-agent", level: config.logLevel, destination: io.stdout });
   const agent = startAgent(config, logger);
+  // SIGHUP: re-read the file (and the environment); a bad config leaves the running one in place.
+  let reloading = Promise.resolve();
+  const onHangup = () => {
+    logger.info({ file: config.file }, "SIGHUP: reloading the config");
+    reloading = reloading
+      .then(async () => {
+        agent.reload(await loadAgentConfig(config.file, { env: io.env }));
+      })
+      .catch((err: unknown) => {
+        logger.error(
+          { reason: err instanceof Error ? err.message : String(err) },
+          "config reload failed; still running on the previous config",
+        );
+      });
+  };
+  process.on("SIGHUP", onHangup);
   await new Promise<void>((resolve) => {
     onShutdownSignal(() => {
+      process.off("SIGHUP", onHangup);
       void agent.stop().then(() => resolve());
     }, logger);
   });

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Installs vigil-agent as a systemd service from the single-file bundle that `npm run build` makes.
+#
+#   npm run build
+#   sudo deploy/install-agent.sh [--server HOST:PORT]
+#   sudo -u vigil-agent node /opt/vigil-agent/vigil-agent.js enroll \
+#       --config /etc/vigil/agent.toml --server HOST:PORT --token TOKEN
+#   sudo systemctl enable --now vigil-agent
+#
+# Environment: BUNDLE (default packages/agent/dist/vigil-agent.js next to this script's repository),
+# PREFIX (/opt/vigil-agent), CONFIG_DIR (/etc/vigil), UNIT_DIR (/etc/systemd/system),
+# STATE_DIR (/var/lib/vigil-agent), and DESTDIR: install under that root instead of / and skip what
+# needs root (the user, ownership, systemctl), for packaging and tests.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+BUNDLE="${BUNDLE:-$repo/packages/agent/dist/vigil-agent.js}"
+PREFIX="${PREFIX:-/opt/vigil-agent}"
+CONFIG_DIR="${CONFIG_DIR:-/etc/vigil}"
+UNIT_DIR="${UNIT_DIR:-/etc/systemd/system}"
+STATE_DIR="${STATE_DIR:-/var/lib/vigil-agent}"
+DESTDIR="${DESTDIR:-}"
+SERVICE_USER="vigil-agent"
+server="127.0.0.1:9801"
+
+die() {
+  printf 'install-agent.sh: %s\n' "$1" >&2
+  exit "${2:-1}"
+}
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --server)
+      [[ $# -ge 2 ]] || die "--server needs HOST:PORT" 2
+      server="$2"
+      shift 2
+      ;;
+    -h | --help)
+      sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) die "unknown argument: $1 (see --help)" 2 ;;
+  esac
+done
+
+host_port_re='^[][A-Za-z0-9.:_-]+$'
+[[ "$server" =~ $host_port_re ]] || die "--server: \"$server\" is not HOST:PORT" 2
+[[ -f "$BUNDLE" ]] || die "no bundle at $BUNDLE: run \`npm run build\` first"
+if [[ -z "$DESTDIR" ]]; then
+  [[ "$(id -u)" -eq 0 ]] || die "run as root (or set DESTDIR to stage the files)"
+  command -v node >/dev/null || die "node (version 20 or later) is not on PATH"
+  node_major="$(node -p 'process.versions.node.split(".")[0]')"
+  [[ "$node_major" -ge 20 ]] || die "node $node_major is too old: vigil-agent needs 20 or later"
+fi
+
+install -d -m 0755 "$DESTDIR$PREFIX" "$DESTDIR$CONFIG_DIR" "$DESTDIR$UNIT_DIR"
+install -m 0644 "$BUNDLE" "$DESTDIR$PREFIX/vigil-agent.js"
+install -m 0644 "$repo/config/agent.example.toml" "$DESTDIR$PREFIX/agent.example.toml"
+install -m 0644 "$here/systemd/vigil-agent.service" "$DESTDIR$UNIT_DIR/vigil-agent.service"
+
+config="$DESTDIR$CONFIG_DIR/agent.toml"
+if [[ -e "$config" ]]; then
+  printf 'keeping the existing %s\n' "$config"
+else
+  cat >"$config" <<TOML
+# vigil-agent configuration. Every key, with its default: $PREFIX/agent.example.toml
+# Check it with: node $PREFIX/vigil-agent.js check-config $CONFIG_DIR/agent.toml
+# agent_id defaults to the hostname.
+server = "$server"
+api_key_file = "$STATE_DIR/api.key"
+TOML
+  chmod 0640 "$config"
+fi
+
+if [[ -z "$DESTDIR" ]]; then
+  if ! getent passwd "$SERVICE_USER" >/dev/null; then
+    useradd --system --user-group --no-create-home --home-dir "$STATE_DIR" \
+      --shell /usr/sbin/nologin "$SERVICE_USER"
+  fi
+  chgrp "$SERVICE_USER" "$config"
+  # systemd creates it too (StateDirectory=); made now so `enroll` can write the key before the first start.
+  install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR"
+  systemctl daemon-reload
+fi
+
+cat <<DONE
+installed $PREFIX/vigil-agent.js and $UNIT_DIR/vigil-agent.service
+next:
+  sudo -u $SERVICE_USER node $PREFIX/vigil-agent.js enroll --config $CONFIG_DIR/agent.toml --server $server --token TOKEN
+  sudo systemctl enable --now vigil-agent
+DONE
