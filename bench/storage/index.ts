@@ -5,7 +5,11 @@
  *
  * Figures: storage.ingest_samples_per_s (appendBatch resolved = committed to wal_batches, chunks flushed
  * inline), storage.sqlite_floor_samples_per_s, storage.disk_write_bytes_per_sample (wchar from
- * /proc/self/io over the timed run), storage.bytes_per_sample (day files after close, i.e. chunked).
+ * /proc/self/io over the timed run), storage.bytes_per_sample (day files after close, i.e. chunked);
+ * then, on a second data set (one agent's QUERY_SERIES series over 24 h at 10 s, ingested tick by tick,
+ * the engine left open so the newest samples are in the head): storage.query_1h_raw_p95_ms,
+ * storage.query_24h_step60s_p95_ms and storage.stats_24h_p95_ms (one series per query, p95 by nearest
+ * rank over QUERY_RUNS queries each, series and end time picked at random).
  */
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +28,10 @@ const TIMED_TICKS = 250;
 const TICK_MS = 10_000;
 const T0 = Date.UTC(2025, 10, 25, 1);
 const FLOOR_ROWS_PER_TX = 1_000;
+const QUERY_SERIES = 200;
+const QUERY_TICKS = 8_640 + 360; // 25 h at 10 s: a full day plus an hour before it
+const QUERY_RUNS = 300;
+const HOUR_MS = 3_600_000;
 
 /** Deterministic PRNG (mulberry32), so runs compare. */
 function prng(seed: number): () => number {
@@ -177,10 +185,76 @@ function floorRun(dir: string): void {
   });
 }
 
+/** The QUERY_SERIES series of one agent over 25 h; p95 latency of the three query shapes. */
+async function queryRun(dir: string): Promise<void> {
+  const catalog = Catalog.open(dir);
+  const engine = ChunkedStorageEngine.open({ dataDir: dir, catalog });
+  try {
+    const labels = Array.from({ length: QUERY_SERIES }, (_, i) => ({ instance: String(i) }));
+    const rnd = prng(7);
+    const state = Array.from({ length: QUERY_SERIES }, () => Math.round(rnd() * 10_000));
+    for (let t = 0; t < QUERY_TICKS; t++) {
+      const ts = T0 + t * TICK_MS;
+      const batch: SeriesSamples[] = labels.map((l, i) => {
+        const v = Math.min(10_000, Math.max(0, (state[i] as number) + Math.round((rnd() - 0.5) * 300)));
+        state[i] = v;
+        return { metric: "cpu_usage_percent", labels: l, timestamps: [ts], values: [v / 100] };
+      });
+      await engine.appendBatch("query", batch);
+    }
+    const end = T0 + (QUERY_TICKS - 1) * TICK_MS;
+    const p95 = async (
+      name: string,
+      span: number,
+      run: (instance: string, toMs: number) => Promise<unknown>,
+    ) => {
+      const times: number[] = [];
+      for (let r = 0; r < QUERY_RUNS; r++) {
+        const instance = String(Math.floor(rnd() * QUERY_SERIES));
+        // An end time in the last hour of data, so every range is full.
+        const toMs = end - Math.floor(rnd() * HOUR_MS);
+        const start = performance.now();
+        await run(instance, toMs);
+        times.push(performance.now() - start);
+      }
+      times.sort((a, b) => a - b);
+      emitFigure({
+        name,
+        value: significant(times[Math.ceil(0.95 * times.length) - 1] as number),
+        unit: "ms",
+        median: significant(times[Math.floor(times.length / 2)] as number),
+        max: significant(times[times.length - 1] as number),
+        queries: QUERY_RUNS,
+        seriesInMetric: QUERY_SERIES,
+        rangeMs: span,
+      });
+    };
+    const base = (instance: string) => ({
+      agentId: "query",
+      metric: "cpu_usage_percent",
+      matchers: [{ name: "instance", op: "=" as const, value: instance }],
+    });
+    await p95("storage.query_1h_raw_p95_ms", HOUR_MS, (i, toMs) =>
+      engine.queryRange({ ...base(i), fromMs: toMs - HOUR_MS, toMs }),
+    );
+    await p95("storage.query_24h_step60s_p95_ms", 24 * HOUR_MS, (i, toMs) =>
+      engine.queryRange({ ...base(i), fromMs: toMs - 24 * HOUR_MS, toMs, stepMs: 60_000 }),
+    );
+    await p95("storage.stats_24h_p95_ms", 24 * HOUR_MS, (i, toMs) =>
+      engine.queryStats({ ...base(i), fromMs: toMs - 24 * HOUR_MS, toMs }),
+    );
+  } finally {
+    await engine.close();
+    catalog.close();
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), "vigil-bench-storage-"));
 try {
   logProgress(NAME, `engine: ${SERIES} series, ${TIMED_TICKS} timed ticks`);
   await engineRun(join(dir, "engine"));
+  logProgress(NAME, `queries: ${QUERY_SERIES} series over 25 h, ${QUERY_RUNS} queries per shape`);
+  await queryRun(join(dir, "query"));
   logProgress(NAME, "floor: raw better-sqlite3 row inserts");
   floorRun(mkdtempSync(join(dir, "floor-")));
 } finally {

@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Catalog } from "./catalog.js";
+import { Catalog, seriesKey } from "./catalog.js";
 import { catalogPath } from "./data-dir-layout.js";
 import { openReadonlyDb } from "./db.js";
 import { isStorageError } from "./storage-error.js";
@@ -280,6 +281,37 @@ describe("series", () => {
     expect(ids[1]).toBe(known);
     expect(new Set(ids).size).toBe(3);
     expect(c.seriesId("a", "load15", {})).toBe(ids[2]);
+  });
+
+  it("builds injective fast keys: different metric or labels never share a key", () => {
+    // Separators inside names and values must not make two different label sets collide.
+    expect(seriesKey("m", { a: "1:b" })).not.toBe(seriesKey("m", { a: "1", b: "" }));
+    expect(seriesKey("m", { "a\u00001": "x" })).not.toBe(seriesKey("m", { a: "1x" }));
+    fc.assert(
+      fc.property(
+        fc.dictionary(fc.string(), fc.string(), { maxKeys: 4 }),
+        fc.dictionary(fc.string(), fc.string(), { maxKeys: 4 }),
+        (a, b) => {
+          const same = JSON.stringify(Object.entries(a)) === JSON.stringify(Object.entries(b));
+          expect(seriesKey("m", a) === seriesKey("m", b)).toBe(same);
+        },
+      ),
+    );
+  });
+
+  it("keeps the series-id cache bounded and still resolves evicted series to their ids", () => {
+    const c = Catalog.open(dir, undefined, { seriesCacheSize: 10 });
+    open.push(c);
+    const batch = Array.from({ length: 25 }, (_, i) => ({ metric: "m", labels: { i: String(i) } }));
+    const ids = c.seriesIds("a", batch);
+    expect(new Set(ids).size).toBe(25);
+    expect(c.cachedSeriesIds).toBeLessThanOrEqual(10);
+    // Evicted or not, in either label order, every series keeps its id.
+    expect(c.seriesIds("a", batch)).toEqual(ids);
+    expect(c.seriesId("a", "m", { i: "3" })).toBe(ids[3]);
+    expect(c.cachedSeriesIds).toBeLessThanOrEqual(10);
+    expect(c.seriesId("a", "m2", { y: "1", x: "2" })).toBe(c.seriesId("a", "m2", { x: "2", y: "1" }));
+    expect(codeOf(() => Catalog.open(dir, undefined, { seriesCacheSize: 1 }))).toBe("invalid_argument");
   });
 
   it("keeps ids across reopening and across two open catalogs", () => {

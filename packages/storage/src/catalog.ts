@@ -76,15 +76,16 @@ export class Catalog {
   readonly path: string;
   readonly #db: WritableDb;
   readonly #logger: Logger | undefined;
-  /** agent \0 metric \0 canonical labels → series id; series are never deleted, so entries never go stale. */
-  readonly #seriesIds = new Map<string, number>();
+  /** agent → fast series key → id (bounded); series are never deleted, so entries never go stale. */
+  readonly #seriesIds: SeriesIdCache;
   readonly #stmt: ReturnType<typeof prepareStatements>;
   readonly #consumeTx: Database.Transaction<
     (hash: string, agentId: string, nowMs: number) => EnrollTokenResult
   >;
 
-  private constructor(path: string, db: WritableDb, logger: Logger | undefined) {
+  private constructor(path: string, db: WritableDb, logger: Logger | undefined, seriesCacheSize: number) {
     this.path = path;
+    this.#seriesIds = new SeriesIdCache(seriesCacheSize);
     this.#db = db;
     this.#logger = logger;
     const stmt = prepareStatements(db);
@@ -102,8 +103,14 @@ export class Catalog {
     });
   }
 
-  /** Opens `data_dir/vigil.db`, creating the folder and file if needed, and applies missing migrations. */
-  static open(dataDir: string, logger?: Logger): Catalog {
+  /**
+   * Opens `data_dir/vigil.db`, creating the folder and file if needed, and applies missing migrations.
+   * `options.seriesCacheSize` bounds the in-memory series-id cache (default `DEFAULT_SERIES_CACHE_SIZE`).
+   */
+  static open(dataDir: string, logger?: Logger, options: { seriesCacheSize?: number } = {}): Catalog {
+    const cacheSize = options.seriesCacheSize ?? DEFAULT_SERIES_CACHE_SIZE;
+    if (!Number.isInteger(cacheSize) || cacheSize < 2)
+      throw new StorageError("invalid_argument", `seriesCacheSize must be an integer >= 2, not ${cacheSize}`);
     mkdirSync(dataDir, { recursive: true });
     const path = catalogPath(dataDir);
     const db = openWritableDb(path, { create: true, foreignKeys: true });
@@ -113,7 +120,7 @@ export class Catalog {
       db.close();
       throw err;
     }
-    return new Catalog(path, db, logger);
+    return new Catalog(path, db, logger, cacheSize);
   }
 
   /** Closes the file. Later calls throw. */
@@ -258,7 +265,7 @@ export class Catalog {
 
   /**
    * The id of the series agent + metric + labels, created on first sight. Label order does not matter.
-   * After the first call it is one Map lookup (plus sorting the labels for the key).
+   * A cached series costs building its fast key (`seriesKey`) and two Map lookups.
    */
   seriesId(agentId: string, metric: string, labels: Labels): number {
     const [id] = this.seriesIds(agentId, [{ metric, labels }]);
@@ -267,22 +274,34 @@ export class Catalog {
 
   /**
    * `seriesId` for many series of one agent, creating all missing ones in a single transaction
-   * (a new agent's first batch would otherwise commit once per series).
+   * (a new agent's first batch would otherwise commit once per series). The hot path of ingest: a hit
+   * never sorts or JSON-encodes labels; only misses are canonicalised and looked up in `series`.
    */
   seriesIds(
     agentId: string,
     series: readonly { readonly metric: string; readonly labels: Labels }[],
   ): number[] {
     const ids = new Array<number>(series.length);
+    const cache = this.#seriesIds;
+    const young = cache.young(agentId);
+    const old = cache.old(agentId);
+    const promote: { key: string; id: number }[] = [];
     const misses: { index: number; key: string; metric: string; labels: string }[] = [];
     for (let i = 0; i < series.length; i++) {
       const s = series[i] as (typeof series)[number];
-      const labels = canonicalLabels(s.labels);
-      const key = `${agentId}\u0000${s.metric}\u0000${labels}`;
-      const id = this.#seriesIds.get(key);
-      if (id !== undefined) ids[i] = id;
-      else misses.push({ index: i, key, metric: s.metric, labels });
+      const key = seriesKey(s.metric, s.labels);
+      let id = young?.get(key);
+      if (id === undefined) {
+        id = old?.get(key);
+        if (id !== undefined) promote.push({ key, id });
+        else {
+          misses.push({ index: i, key, metric: s.metric, labels: canonicalLabels(s.labels) });
+          continue;
+        }
+      }
+      ids[i] = id;
     }
+    for (const p of promote) cache.set(agentId, p.key, p.id);
     if (misses.length > 0) {
       this.#db
         .transaction(() => {
@@ -294,9 +313,14 @@ export class Catalog {
         })
         .immediate();
       // Fill the cache only after the commit, so a rolled-back id is never remembered.
-      for (const m of misses) this.#seriesIds.set(m.key, ids[m.index] as number);
+      for (const m of misses) cache.set(agentId, m.key, ids[m.index] as number);
     }
     return ids;
+  }
+
+  /** How many series ids are cached now (at most the `seriesCacheSize` given to `open`). */
+  get cachedSeriesIds(): number {
+    return this.#seriesIds.size;
   }
 
   /** Known series, filtered by agent and/or metric, ordered by agent, metric, then canonical labels. */
@@ -314,6 +338,74 @@ export class Catalog {
       metric: r.metric,
       labels: parseLabels(r.labels),
     }));
+  }
+}
+
+/** Default bound of the series-id cache: about 100–200 bytes of heap per entry, so ~100–200 MB at most. */
+export const DEFAULT_SERIES_CACHE_SIZE = 1_000_000;
+
+/**
+ * A cache key for metric + labels, cheap to build: no sorting, no JSON. Injective (names and values
+ * are length-prefixed, and metric names never hold NUL), but order-dependent: the same labels in
+ * another key order get another key, which resolves to the same id on its first miss (misses are
+ * canonicalised). Agents send a series' labels in a stable order, so that costs one extra entry at most.
+ */
+export function seriesKey(metric: string, labels: Labels): string {
+  let key = metric;
+  for (const name in labels) {
+    const value = labels[name] as string;
+    key += `\u0000${name.length}:${name}${value.length}:${value}`;
+  }
+  return key;
+}
+
+/**
+ * The bounded series-id cache: two generations of per-agent Maps. Lookups try the young generation,
+ * then the old one (a hit there is copied into the young one). When the young generation holds half
+ * the bound, it becomes the old one and the previous old one is dropped. So at most `maxEntries` ids
+ * are held, every series used since the last rotation stays cached, and a hit costs no reordering (an
+ * approximate LRU). Series are never renumbered, so a dropped entry only costs one indexed SELECT.
+ */
+class SeriesIdCache {
+  #young = new Map<string, Map<string, number>>();
+  #old = new Map<string, Map<string, number>>();
+  #youngSize = 0;
+  #oldSize = 0;
+  readonly #half: number;
+
+  constructor(maxEntries: number) {
+    this.#half = Math.max(1, Math.floor(maxEntries / 2));
+  }
+
+  get size(): number {
+    return this.#youngSize + this.#oldSize;
+  }
+
+  young(agentId: string): Map<string, number> | undefined {
+    return this.#young.get(agentId);
+  }
+
+  old(agentId: string): Map<string, number> | undefined {
+    return this.#old.get(agentId);
+  }
+
+  set(agentId: string, key: string, id: number): void {
+    let m = this.#young.get(agentId);
+    if (!m) {
+      m = new Map();
+      this.#young.set(agentId, m);
+    }
+    if (m.has(key)) return;
+    if (this.#youngSize >= this.#half) {
+      this.#old = this.#young;
+      this.#oldSize = this.#youngSize;
+      this.#young = new Map();
+      this.#youngSize = 0;
+      m = new Map();
+      this.#young.set(agentId, m);
+    }
+    m.set(key, id);
+    this.#youngSize++;
   }
 }
 

@@ -61,6 +61,8 @@ export const CHUNK_DAY_FILE_SQL = {
     "SELECT start_ts, end_ts, count, min, max, sum, data FROM chunks WHERE series_id = ? AND start_ts BETWEEN ? AND ? AND end_ts >= ? ORDER BY start_ts",
   insertStraggler: "INSERT OR IGNORE INTO samples (series_id, ts, value) VALUES (?, ?, ?)",
   samplesInRange: "SELECT ts, value FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+  lastChunkData: "SELECT data FROM chunks WHERE series_id = ? ORDER BY start_ts DESC LIMIT 1",
+  lastSample: "SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts DESC LIMIT 1",
 } as const;
 
 /** A chunk row as read for a query: [start, end, count, min, max, sum, data]. */
@@ -101,6 +103,8 @@ export class ChunkDayFile {
     chunksInRange: Database.Statement<[number, number, number, number], ChunkRow>;
     insertStraggler: Database.Statement<[number, number, number]>;
     samplesInRange: Database.Statement<[number, number, number], RawPoint>;
+    lastChunkData: Database.Statement<[number], Uint8Array>;
+    lastSample: Database.Statement<[number], RawPoint>;
   };
 
   private constructor(day: number, path: string, db: WritableDb) {
@@ -119,6 +123,8 @@ export class ChunkDayFile {
       chunksInRange: db.prepare<[number, number, number, number], ChunkRow>(q.chunksInRange).raw(true),
       insertStraggler: db.prepare(q.insertStraggler),
       samplesInRange: db.prepare<[number, number, number], RawPoint>(q.samplesInRange).raw(true),
+      lastChunkData: db.prepare<[number], Uint8Array>(q.lastChunkData).pluck(true),
+      lastSample: db.prepare<[number], RawPoint>(q.lastSample).raw(true),
     };
   }
 
@@ -202,6 +208,23 @@ export class ChunkDayFile {
     return this.#s.samplesInRange.all(seriesId, fromMs, toMs);
   }
 
+  /**
+   * The newest sample the series has in this file's `chunks` or `samples` (not the head), or undefined.
+   * A series' chunks never overlap, so the one starting last holds the newest chunked sample.
+   */
+  lastStored(seriesId: number): RawPoint | undefined {
+    let best: RawPoint | undefined;
+    const data = this.#s.lastChunkData.get(seriesId);
+    if (data) {
+      const { timestamps, values } = decodeChunk(data);
+      const n = timestamps.length;
+      if (n > 0) best = [timestamps[n - 1] as number, values[n - 1] as number];
+    }
+    const straggler = this.#s.lastSample.get(seriesId);
+    if (straggler && (!best || straggler[0] > best[0])) best = straggler;
+    return best;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -256,38 +279,47 @@ export interface StoredSample {
 export function readDayFileSamples(path: string): StoredSample[] {
   const db: ReadableDb = openReadonlyDb(path);
   try {
-    const seen = new Map<string, StoredSample>();
-    const add = (seriesId: number, ts: number, value: number) => {
-      const key = `${seriesId}:${ts}`;
-      if (!seen.has(key)) seen.set(key, { seriesId, ts, value });
-    };
-    const version = userVersion(db);
-    if (version >= 2) {
-      const chunks = db.prepare("SELECT series_id, data FROM chunks").raw(true).all() as [
-        number,
-        Uint8Array,
-      ][];
-      for (const [id, data] of chunks) {
-        const { timestamps, values } = decodeChunk(data);
-        for (let i = 0; i < timestamps.length; i++) add(id, timestamps[i] as number, values[i] as number);
+    // One read transaction: a chunk flush between the SELECTs (chunk inserted, its wal rows deleted)
+    // must not make samples vanish from the answer.
+    const read = db.transaction(() => {
+      const seen = new Map<string, StoredSample>();
+      const add = (seriesId: number, ts: number, value: number) => {
+        const key = `${seriesId}:${ts}`;
+        if (!seen.has(key)) seen.set(key, { seriesId, ts, value });
+      };
+      const version = userVersion(db);
+      if (version >= 2) {
+        const chunks = db.prepare("SELECT series_id, data FROM chunks").raw(true).all() as [
+          number,
+          Uint8Array,
+        ][];
+        for (const [id, data] of chunks) {
+          const { timestamps, values } = decodeChunk(data);
+          for (let i = 0; i < timestamps.length; i++) add(id, timestamps[i] as number, values[i] as number);
+        }
       }
-    }
-    if (version >= 1) {
-      const rows = db.prepare("SELECT series_id, ts, value FROM samples").raw(true).all() as [
-        number,
-        number,
-        number,
-      ][];
-      for (const [id, ts, value] of rows) add(id, ts, value);
-    }
-    if (version >= 2) {
-      const wal = db.prepare("SELECT batch FROM wal_batches ORDER BY seq").pluck(true).all() as Uint8Array[];
-      for (const blob of wal) {
-        const r = decodeWalBatch(blob);
-        for (let i = 0; i < r.seriesIds.length; i++)
-          add(r.seriesIds[i] as number, r.timestamps[i] as number, r.values[i] as number);
+      if (version >= 1) {
+        const rows = db.prepare("SELECT series_id, ts, value FROM samples").raw(true).all() as [
+          number,
+          number,
+          number,
+        ][];
+        for (const [id, ts, value] of rows) add(id, ts, value);
       }
-    }
+      if (version >= 2) {
+        const wal = db
+          .prepare("SELECT batch FROM wal_batches ORDER BY seq")
+          .pluck(true)
+          .all() as Uint8Array[];
+        for (const blob of wal) {
+          const r = decodeWalBatch(blob);
+          for (let i = 0; i < r.seriesIds.length; i++)
+            add(r.seriesIds[i] as number, r.timestamps[i] as number, r.values[i] as number);
+        }
+      }
+      return seen;
+    });
+    const seen = read();
     return [...seen.values()].sort((a, b) => a.seriesId - b.seriesId || a.ts - b.ts);
   } finally {
     db.close();

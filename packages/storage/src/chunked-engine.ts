@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Logger, matchesLabels, type SeriesSamples } from "@vigil/common";
 import type { Catalog } from "./catalog.js";
@@ -15,13 +15,17 @@ import {
   validateBatch,
   validateQuery,
 } from "./sqlite-engine.js";
+import { summarizeValues, ValueBuffer, validateStatsQuery } from "./stats.js";
 import type {
   AppendResult,
   BucketPoint,
+  LatestSample,
   RangeQuery,
   RawPoint,
   SeriesInfo,
   SeriesRange,
+  SeriesStats,
+  StatsQuery,
   StorageEngine,
 } from "./storage-engine.js";
 import { StorageError } from "./storage-error.js";
@@ -47,6 +51,11 @@ export interface ChunkedStorageEngineOptions {
   readonly maxStepBuckets?: number | undefined;
   /** Default `MAX_HEAD_AGE_BATCHES`. */
   readonly maxHeadAgeBatches?: number | undefined;
+  /**
+   * Keep day files this many whole UTC days back (an integer ≥ 1); older files are deleted whole at
+   * `open` and by `runRetention`. Undefined (the default): keep every file.
+   */
+  readonly retentionDays?: number | undefined;
 }
 
 interface Pending {
@@ -83,6 +92,7 @@ export class ChunkedStorageEngine implements StorageEngine {
   readonly #maxRawPoints: number;
   readonly #maxStepBuckets: number;
   readonly #maxAge: number;
+  readonly #retentionDays: number | undefined;
   /** Open day files, with their head; in recency order (first = least recently used). */
   readonly #heads = new Map<number, DayHead>();
   #pending: Pending[] = [];
@@ -104,6 +114,10 @@ export class ChunkedStorageEngine implements StorageEngine {
     );
     this.#maxStepBuckets = positiveInteger("maxStepBuckets", options.maxStepBuckets, MAX_STEP_BUCKETS);
     this.#maxAge = positiveInteger("maxHeadAgeBatches", options.maxHeadAgeBatches, MAX_HEAD_AGE_BATCHES);
+    this.#retentionDays =
+      options.retentionDays === undefined
+        ? undefined
+        : positiveInteger("retentionDays", options.retentionDays, 1);
   }
 
   /**
@@ -112,8 +126,43 @@ export class ChunkedStorageEngine implements StorageEngine {
    */
   static open(options: ChunkedStorageEngineOptions): ChunkedStorageEngine {
     const engine = new ChunkedStorageEngine(options);
+    // Before recovery, so files past retention are not replayed only to be deleted.
+    engine.runRetention(Date.now());
     engine.#recover();
     return engine;
+  }
+
+  /**
+   * Deletes the day files (with their `-wal` and `-shm`) whose every sample is more than
+   * `retentionDays` days older than `nowMs`: with N days, the file of UTC day d goes once d < today - N,
+   * so today and the N days before it stay. Never touches the current day or later ones. An open file is
+   * closed first (its head, if any, is dropped: those samples are past retention too). Returns the
+   * deleted day files' paths; nothing without `retentionDays`. The server calls it hourly.
+   */
+  runRetention(nowMs: number): string[] {
+    this.#assertOpen();
+    if (this.#retentionDays === undefined) return [];
+    if (!Number.isSafeInteger(nowMs))
+      throw new StorageError("invalid_argument", `runRetention: now ${nowMs} is not whole Unix milliseconds`);
+    const cutoff = dayNumber(nowMs) - this.#retentionDays;
+    const deleted: string[] = [];
+    for (const day of this.#daysWithFiles(Number.NEGATIVE_INFINITY, cutoff - 1)) {
+      const head = this.#heads.get(day);
+      if (head) {
+        head.file.close();
+        this.#heads.delete(day);
+      }
+      const path = join(this.#dir, dayNumberFileName(day));
+      // The -wal first: a -wal left behind by a crash here would be applied to a later file of that day.
+      for (const suffix of ["-wal", "-shm", ""]) rmSync(`${path}${suffix}`, { force: true });
+      deleted.push(path);
+    }
+    if (deleted.length > 0)
+      this.#logger?.info(
+        { files: deleted.length, retentionDays: this.#retentionDays, oldestKept: dayNumberFileName(cutoff) },
+        "retention deleted day files",
+      );
+    return deleted;
   }
 
   /** How many day files are open now. */
@@ -166,6 +215,85 @@ export class ChunkedStorageEngine implements StorageEngine {
     return query.stepMs === undefined
       ? this.#readRaw(query, selected, days)
       : this.#readSteps(query, query.stepMs, selected, days);
+  }
+
+  /**
+   * min, max, avg, p95 (nearest rank, see `SeriesStats`) and count per selected series over
+   * [fromMs, toMs], from chunks (decoded: p95 needs every value), stragglers and the head.
+   */
+  async queryStats(query: StatsQuery): Promise<SeriesStats[]> {
+    this.#assertOpen();
+    validateStatsQuery(query);
+    const { fromMs, toMs } = query;
+    const selected = this.#catalog
+      .findSeries({ agentId: query.agentId, metric: query.metric })
+      .filter((s) => matchesLabels(s.labels, query.matchers));
+    if (selected.length === 0) return [];
+    const buffers = selected.map(() => new ValueBuffer());
+    for (const day of this.#daysWithFiles(dayNumber(fromMs), dayNumber(toMs))) {
+      const head = this.#head(day, false);
+      if (!head) continue;
+      selected.forEach((s, i) => {
+        const buf = buffers[i] as ValueBuffer;
+        for (const [start, end, , , , , data] of head.file.chunksInRange(s.id, fromMs, toMs)) {
+          const { timestamps, values } = decodeChunk(data);
+          const inside = start >= fromMs && end <= toMs;
+          for (let j = 0; j < timestamps.length; j++) {
+            const ts = timestamps[j] as number;
+            if (inside || (ts >= fromMs && ts <= toMs)) buf.push(values[j] as number);
+          }
+        }
+        for (const [, v] of head.file.samplesInRange(s.id, fromMs, toMs)) buf.push(v);
+        for (const c of head.series.get(s.id) ?? []) {
+          for (let j = 0; j < c.ts.length; j++) {
+            const ts = c.ts[j] as number;
+            if (ts >= fromMs && ts <= toMs) buf.push(c.vs[j] as number);
+          }
+        }
+      });
+    }
+    return selected.flatMap((s, i) => {
+      const buf = buffers[i] as ValueBuffer;
+      const summary = summarizeValues(buf.values, buf.length);
+      return summary ? [{ labels: s.labels, ...summary }] : [];
+    });
+  }
+
+  /**
+   * The newest sample of every series of the agent (of `metric` when given): from the head when the
+   * series has samples in memory (they are always newer than what its file holds), else from the
+   * last chunk or straggler of the newest day file that has the series. Day files are visited newest
+   * first and only until every series is found.
+   */
+  async latest(query: { agentId: string; metric?: string | undefined }): Promise<LatestSample[]> {
+    this.#assertOpen();
+    if (typeof query.agentId !== "string" || query.agentId === "")
+      throw new StorageError("invalid_query", "query has an empty agent id");
+    const series = this.#catalog.findSeries({ agentId: query.agentId, metric: query.metric });
+    if (series.length === 0) return [];
+    const found = new Array<RawPoint | undefined>(series.length);
+    let remaining = series.map((_, i) => i);
+    const days = this.#daysWithFiles(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY).reverse();
+    for (const day of days) {
+      if (remaining.length === 0) break;
+      const head = this.#head(day, false);
+      if (!head) continue;
+      remaining = remaining.filter((i) => {
+        const id = (series[i] as SeriesInfo).id;
+        const chunks = head.series.get(id);
+        const open = chunks?.[chunks.length - 1];
+        const p: RawPoint | undefined =
+          open && open.ts.length > 0
+            ? [open.ts[open.ts.length - 1] as number, open.vs[open.vs.length - 1] as number]
+            : head.file.lastStored(id);
+        found[i] = p;
+        return p === undefined;
+      });
+    }
+    return series.flatMap((s, i) => {
+      const p = found[i];
+      return p ? [{ metric: s.metric, labels: s.labels, ts: p[0], value: p[1] }] : [];
+    });
   }
 
   async listSeries(filter: {

@@ -27,6 +27,7 @@ const DAY_FILE_SCHEMA = `
 export const DAY_FILE_SQL = {
   insert: "INSERT OR IGNORE INTO samples (series_id, ts, value) VALUES (?, ?, ?)",
   raw: "SELECT ts, value FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts LIMIT ?",
+  last: "SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts DESC LIMIT 1",
   buckets: `SELECT (ts - CAST(@from AS INTEGER)) / CAST(@step AS INTEGER) AS k,
                    sum(value), min(value), max(value), count(*)
             FROM samples WHERE series_id = @id AND ts BETWEEN @from AND @to
@@ -53,6 +54,7 @@ interface BucketParams {
 interface ReadStatements {
   readonly raw: Database.Statement<[number, number, number, number], RawPoint>;
   readonly buckets: Database.Statement<[BucketParams], BucketPartial>;
+  readonly last: Database.Statement<[number], RawPoint>;
 }
 
 /** Read statements take a `ReadableDb`: a reader's own read-only connection will do once there is one. */
@@ -60,6 +62,7 @@ function prepareReadStatements(db: ReadableDb): ReadStatements {
   return {
     raw: db.prepare<[number, number, number, number], RawPoint>(DAY_FILE_SQL.raw).raw(true),
     buckets: db.prepare<[BucketParams], BucketPartial>(DAY_FILE_SQL.buckets).raw(true),
+    last: db.prepare<[number], RawPoint>(DAY_FILE_SQL.last).raw(true),
   };
 }
 
@@ -125,6 +128,11 @@ export class DayFile {
    */
   readBuckets(seriesId: number, fromMs: number, toMs: number, stepMs: number): BucketPartial[] {
     return this.#readStatements().buckets.all({ id: seriesId, from: fromMs, to: toMs, step: stepMs });
+  }
+
+  /** The series' newest sample in this file, or undefined. */
+  last(seriesId: number): RawPoint | undefined {
+    return this.#readStatements().last.get(seriesId);
   }
 
   close(): void {

@@ -1,4 +1,10 @@
-export { type AgentHello, Catalog, type EnrollTokenResult } from "./catalog.js";
+export {
+  type AgentHello,
+  Catalog,
+  DEFAULT_SERIES_CACHE_SIZE,
+  type EnrollTokenResult,
+  seriesKey,
+} from "./catalog.js";
 export type { AgentRecord, ApiTokenRecord, EnrollTokenRefusal, TokenRole } from "./catalog-types.js";
 export { CHUNK_FORMAT, decodeChunk, encodeChunk } from "./chunk-codec.js";
 export {
@@ -34,13 +40,17 @@ export {
   SqliteStorageEngine,
   type SqliteStorageEngineOptions,
 } from "./sqlite-engine.js";
+export { summarizeValues } from "./stats.js";
 export type {
   AppendResult,
   BucketPoint,
+  LatestSample,
   RangeQuery,
   RawPoint,
   SeriesInfo,
   SeriesRange,
+  SeriesStats,
+  StatsQuery,
   StorageEngine,
 } from "./storage-engine.js";
 export { isStorageError, StorageError, type StorageErrorCode } from "./storage-error.js";

@@ -10,13 +10,17 @@ import type { Catalog } from "./catalog.js";
 import { dayNumber, MAX_TIMESTAMP_MS, parseDayFileName, samplesDir } from "./data-dir-layout.js";
 import type { BucketPartial, DayRows } from "./day-file.js";
 import { DayFileCache, DEFAULT_MAX_OPEN_DAYS } from "./day-file-cache.js";
+import { summarizeValues, ValueBuffer, validateStatsQuery } from "./stats.js";
 import type {
   AppendResult,
   BucketPoint,
+  LatestSample,
   RangeQuery,
   RawPoint,
   SeriesInfo,
   SeriesRange,
+  SeriesStats,
+  StatsQuery,
   StorageEngine,
 } from "./storage-engine.js";
 import { StorageError } from "./storage-error.js";
@@ -152,6 +156,53 @@ export class SqliteStorageEngine implements StorageEngine {
     return query.stepMs === undefined
       ? this.#readRaw(query, selected, days)
       : this.#readSteps(query, query.stepMs, selected, days);
+  }
+
+  /** Per selected series: min, max, avg, p95 (nearest rank) and count over the range. */
+  async queryStats(query: StatsQuery): Promise<SeriesStats[]> {
+    this.#assertOpen();
+    validateStatsQuery(query);
+    const selected = this.#catalog
+      .findSeries({ agentId: query.agentId, metric: query.metric })
+      .filter((s) => matchesLabels(s.labels, query.matchers));
+    if (selected.length === 0) return [];
+    const buffers = selected.map(() => new ValueBuffer());
+    for (const day of this.#daysWithFiles(dayNumber(query.fromMs), dayNumber(query.toMs))) {
+      const file = this.#files.getExisting(day);
+      if (!file) continue;
+      selected.forEach((s, i) => {
+        const buf = buffers[i] as ValueBuffer;
+        for (const [, v] of file.readRaw(s.id, query.fromMs, query.toMs, -1)) buf.push(v);
+      });
+    }
+    return selected.flatMap((s, i) => {
+      const buf = buffers[i] as ValueBuffer;
+      const summary = summarizeValues(buf.values, buf.length);
+      return summary ? [{ labels: s.labels, ...summary }] : [];
+    });
+  }
+
+  /** Per series of the agent (of `metric` when given), its newest sample: newest day files first. */
+  async latest(query: { agentId: string; metric?: string | undefined }): Promise<LatestSample[]> {
+    this.#assertOpen();
+    if (typeof query.agentId !== "string" || query.agentId === "")
+      throw new StorageError("invalid_query", "query has an empty agent id");
+    const series = this.#catalog.findSeries({ agentId: query.agentId, metric: query.metric });
+    const found = new Array<RawPoint | undefined>(series.length);
+    let remaining = series.map((_, i) => i);
+    for (const day of this.#daysWithFiles(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY).reverse()) {
+      if (remaining.length === 0) break;
+      const file = this.#files.getExisting(day);
+      if (!file) continue;
+      remaining = remaining.filter((i) => {
+        found[i] = file.last((series[i] as SeriesInfo).id);
+        return found[i] === undefined;
+      });
+    }
+    return series.flatMap((s, i) => {
+      const p = found[i];
+      return p ? [{ metric: s.metric, labels: s.labels, ts: p[0], value: p[1] }] : [];
+    });
   }
 
   /** Known series (with or without recent samples), by agent, metric, then canonical labels. */

@@ -32,6 +32,43 @@ export interface SeriesRange<P> {
   readonly points: readonly P[];
 }
 
+/** `queryStats`: every sample of the selected series in [fromMs, toMs] (inclusive), no step. */
+export interface StatsQuery {
+  readonly agentId: string;
+  readonly metric: string;
+  /** All must hold; a missing label reads as "". */
+  readonly matchers: readonly LabelMatcher[];
+  /** Unix ms, inclusive. */
+  readonly fromMs: number;
+  /** Unix ms, inclusive. */
+  readonly toMs: number;
+}
+
+/** One series' statistics over a range. */
+export interface SeriesStats {
+  readonly labels: Labels;
+  readonly min: number;
+  readonly max: number;
+  /** Sum ÷ count. */
+  readonly avg: number;
+  /**
+   * The 95th percentile by nearest rank, no interpolation: the smallest sample value such that at least
+   * 95% of the samples are ≤ it, i.e. the value at 1-based rank ⌈0.95 × count⌉ in ascending order.
+   */
+  readonly p95: number;
+  /** Samples in the range (always ≥ 1: series without samples are left out). */
+  readonly count: number;
+}
+
+/** One series' newest sample. */
+export interface LatestSample {
+  readonly metric: string;
+  readonly labels: Labels;
+  /** Unix ms. */
+  readonly ts: number;
+  readonly value: number;
+}
+
 export interface SeriesInfo {
   readonly id: number;
   readonly agentId: string;
@@ -51,6 +88,16 @@ export interface StorageEngine {
   /** Step buckets (min/max/avg/count per bucket). */
   queryRange(query: RangeQuery & { stepMs: number }): Promise<SeriesRange<BucketPoint>[]>;
   queryRange(query: RangeQuery): Promise<SeriesRange<RawPoint>[] | SeriesRange<BucketPoint>[]>;
+  /**
+   * Per selected series with samples in the range: min, max, avg, p95 (nearest rank) and count, ordered
+   * by labels. Reads every value in the range (p95 needs them).
+   */
+  queryStats(query: StatsQuery): Promise<SeriesStats[]>;
+  /**
+   * Per series of the agent (of `metric` when given), its newest sample, ordered by metric then labels.
+   * Series that have no sample in any day file kept are left out.
+   */
+  latest(query: { agentId: string; metric?: string | undefined }): Promise<LatestSample[]>;
   /** Known series, filtered by agent and/or metric. */
   listSeries(filter: { agentId?: string | undefined; metric?: string | undefined }): Promise<SeriesInfo[]>;
   /** Flushes and closes every file. Further calls reject. */
