@@ -7,6 +7,7 @@ import { enabledCollectors } from "./collector-set.js";
 import type { AgentConfig } from "./config.js";
 import { type FsRoots, type ScheduledCollector, Scheduler } from "./scheduler.js";
 import { createSelfCollector, SELF_METRICS_INTERVAL_MS } from "./self-metrics.js";
+import { Spool } from "./spool.js";
 import { StreamClient } from "./stream-client.js";
 import { AGENT_VERSION } from "./version.js";
 
@@ -41,7 +42,18 @@ export function startAgent(config: AgentConfig, logger: Logger): RunningAgent {
   let current = config;
   let apiKey = readApiKey(config);
   let fs: FsRoots = { proc: new ProcFs(config.procfsRoot), sys: new ProcFs(config.sysfsRoot) };
-  const queue = new BatchQueue(config.bufferMaxSamples, config.batchMaxSamples);
+  const spool =
+    config.spoolDir === undefined ? undefined : new Spool(config.spoolDir, config.spoolMaxBytes, logger);
+  const queue = new BatchQueue(config.bufferMaxSamples, config.batchMaxSamples, spool);
+  if (spool) {
+    const restored = spool.load();
+    queue.restore(restored);
+    const samples = restored.reduce((n, b) => n + b.samples, 0);
+    logger.info(
+      { dir: spool.dir, batches: restored.length, samples, dropped: queue.stats().dropped },
+      "spool loaded",
+    );
+  }
   const newClient = () =>
     new StreamClient(queue, {
       address: formatHostPort(current.server),
@@ -105,6 +117,12 @@ export function startAgent(config: AgentConfig, logger: Logger): RunningAgent {
       current = next;
       apiKey = nextKey;
       logger.level = next.logLevel;
+      if (spool) spool.maxBytes = next.spoolMaxBytes;
+      if (next.spoolDir !== previous.spoolDir)
+        logger.warn(
+          { spoolDir: next.spoolDir ?? null },
+          "buffer.spool_dir changes take effect on restart; keeping the current spool",
+        );
       queue.setLimits(next.bufferMaxSamples, next.batchMaxSamples);
       if (next.procfsRoot !== previous.procfsRoot || next.sysfsRoot !== previous.sysfsRoot) {
         const old = fs;
@@ -147,7 +165,12 @@ export function startAgent(config: AgentConfig, logger: Logger): RunningAgent {
       fs.proc.close();
       fs.sys.close();
       const stats = queue.stats();
-      if (stats.held > 0)
+      if (stats.held > 0 && spool)
+        logger.warn(
+          { unacked: stats.held, spooled: spool.count },
+          "stopping with unacknowledged samples; they stay spooled for the next start",
+        );
+      else if (stats.held > 0)
         logger.warn({ unacked: stats.held }, "stopping with unacknowledged samples; they are lost");
       logger.info(
         { ...stats, reconnects: earlierReconnects + client.reconnectCount, resent: queue.resentBatches },

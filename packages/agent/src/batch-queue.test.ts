@@ -38,6 +38,22 @@ describe("BatchQueue", () => {
     expect(q.takeUnsent(10).map((b) => b.seq)).toEqual([1, 2, 3, 4]);
   });
 
+  it("when full, drops the oldest batch never sent before one sent and awaiting its ack", () => {
+    const q = new BatchQueue(1_000, 500);
+    q.add(samples(range(1, 1_000)));
+    q.seal();
+    const [sent] = q.takeUnsent(1);
+    q.markSent(sent as QueuedBatch);
+    q.requeueInFlight(); // the stream broke: the server may or may not have stored batch 1
+    q.add(samples(range(1_001, 1_500)));
+    q.seal();
+    expect(q.takeUnsent(10).map((b) => [b.seq, idsOf(b)[0]])).toEqual([
+      [1, 1],
+      [3, 1_001],
+    ]);
+    expect(stats(q)).toMatchObject({ dropped: 500, held: 1_000 });
+  });
+
   it("seals exactly batchMaxSamples into one batch", () => {
     const q = new BatchQueue(1_000, 4);
     q.add(samples(range(1, 4)));

@@ -1,4 +1,5 @@
 import { groupBySeries, type Sample, type SeriesSamples } from "@vigil/common";
+import type { BatchSpool, SpooledBatch } from "./spool.js";
 
 /** A sealed batch waiting for its ack. */
 export interface QueuedBatch {
@@ -25,8 +26,13 @@ export interface QueueStats {
 /**
  * The agent's bounded buffer: collected samples wait here until the server acks them.
  * Bounded by sample count; when full, the OLDEST data is dropped and counted, so a long outage
- * costs the start of the outage, never memory without bound. Every sample ends exactly one way:
+ * costs the start of the outage, never memory without bound (batches already sent and awaiting an
+ * ack are dropped last, see `dropOldestSealed`). Every sample ends exactly one way:
  * acked, dropped, rejected, or still held (`collected = acked + dropped + rejected + held`).
+ *
+ * With a spool, every sealed batch is also written to disk until it leaves the queue, and the
+ * spool's byte limit is a second bound: over it, the oldest batches are dropped (memory and disk)
+ * and counted in `dropped`. Batches restored from the spool on start count as collected.
  */
 export class BatchQueue {
   private open: Sample[] = [];
@@ -41,7 +47,24 @@ export class BatchQueue {
   constructor(
     private maxSamples: number,
     private batchMaxSamples: number,
+    private readonly spool?: BatchSpool,
   ) {}
+
+  /**
+   * Puts batches read back from the spool at the head of the queue (oldest first), to be sent
+   * before anything new; new batches are numbered after the highest restored seq. Call before `add`.
+   */
+  restore(batches: readonly SpooledBatch[]): void {
+    const sorted = [...batches].sort((a, b) => a.seq - b.seq);
+    for (const b of sorted) {
+      this.sealed.push({ seq: b.seq, series: b.series, samples: b.samples, inFlight: false });
+      this.counts.collected += b.samples;
+      this.heldSamples += b.samples;
+      if (b.seq >= this.nextSeq) this.nextSeq = b.seq + 1;
+    }
+    this.sealed.sort((a, b) => a.seq - b.seq);
+    this.enforceBound();
+  }
 
   /** Changes the bounds (a config reload); a smaller `maxSamples` drops the oldest held data at once. */
   setLimits(maxSamples: number, batchMaxSamples: number): void {
@@ -77,14 +100,17 @@ export class BatchQueue {
       const part =
         this.open.length <= this.batchMaxSamples ? this.open : this.open.slice(0, this.batchMaxSamples);
       this.open = part === this.open ? [] : this.open.slice(this.batchMaxSamples);
-      this.sealed.push({
+      const batch: QueuedBatch = {
         seq: this.nextSeq++,
         series: groupBySeries(part),
         samples: part.length,
         inFlight: false,
-      });
+      };
+      this.sealed.push(batch);
+      this.spool?.write(batch.seq, batch.series);
       made++;
     }
+    if (made > 0) this.enforceBound();
     return made;
   }
 
@@ -143,18 +169,19 @@ export class BatchQueue {
     if (i < 0) return 0;
     const [b] = this.sealed.splice(i, 1);
     const n = (b as QueuedBatch).samples;
+    this.spool?.remove(seq);
     this.counts[outcome] += n;
     this.heldSamples -= n;
     return n;
   }
 
   private enforceBound(): void {
+    // The spool's byte limit: drop the oldest sealed batches until the files fit.
+    while (this.spool && this.spool.bytes > this.spool.maxBytes && this.sealed.length > 0)
+      this.dropOldestSealed();
     while (this.heldSamples > this.maxSamples) {
-      const oldest = this.sealed[0];
-      if (oldest) {
-        this.sealed.shift();
-        this.counts.dropped += oldest.samples;
-        this.heldSamples -= oldest.samples;
+      if (this.sealed.length > 0) {
+        this.dropOldestSealed();
       } else {
         const excess = this.heldSamples - this.maxSamples;
         this.open = this.open.slice(excess);
@@ -162,5 +189,21 @@ export class BatchQueue {
         this.heldSamples -= excess;
       }
     }
+  }
+
+  /**
+   * Drops the oldest sealed batch never written to a stream. Batches already sent and awaiting an
+   * ack are kept while there is another to drop: the server may have stored them (an ack lost with
+   * a broken connection), and dropping them would count as dropped samples the server has, so
+   * `dropped` would no longer equal exactly what is missing on the server.
+   */
+  private dropOldestSealed(): void {
+    let i = this.sealed.findIndex((b) => !this.sentOnce.has(b));
+    if (i < 0) i = 0;
+    const [oldest] = this.sealed.splice(i, 1);
+    if (!oldest) return;
+    this.spool?.remove(oldest.seq);
+    this.counts.dropped += oldest.samples;
+    this.heldSamples -= oldest.samples;
   }
 }

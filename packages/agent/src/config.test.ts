@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { builtinCollectors, defaultOptions } from "@vigil/collectors";
 import { type ConfigError, isConfigError } from "@vigil/common";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -57,6 +57,8 @@ describe("loadAgentConfig", () => {
       procfsRoot: "/proc",
       sysfsRoot: "/sys",
       bufferMaxSamples: 1_000_000,
+      spoolDir: undefined,
+      spoolMaxBytes: 256 * 1024 * 1024,
       batchMaxSamples: 5_000,
       flushIntervalMs: 1_000,
       maxInFlight: 16,
@@ -89,6 +91,8 @@ describe("loadAgentConfig", () => {
         'sysfs = "/host/sys"',
         "[buffer]",
         "max_samples = 2000",
+        'spool_dir = "spool"',
+        "spool_max_bytes = 1048576",
         "[stream]",
         "batch_max_samples = 100",
         'flush_interval = "250ms"',
@@ -122,6 +126,8 @@ describe("loadAgentConfig", () => {
       procfsRoot: "/host/proc",
       sysfsRoot: "/host/sys",
       bufferMaxSamples: 2_000,
+      spoolDir: join(dirname(file), "spool"),
+      spoolMaxBytes: 1_048_576,
       batchMaxSamples: 100,
       flushIntervalMs: 250,
       maxInFlight: 4,

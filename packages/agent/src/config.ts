@@ -40,6 +40,9 @@ function collectorSection(registration: CollectorRegistration) {
   });
 }
 
+/** `buffer.spool_max_bytes` when not set: 256 MiB. */
+export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024;
+
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
@@ -69,6 +72,13 @@ export function agentConfigSchema(registrations: readonly CollectorRegistration[
     buffer: z
       .strictObject({
         max_samples: z.number().int().min(1_000).max(100_000_000).default(1_000_000),
+        spool_dir: z.string().min(1).optional(),
+        spool_max_bytes: z
+          .number()
+          .int()
+          .min(65_536)
+          .max(2 ** 40)
+          .default(DEFAULT_SPOOL_MAX_BYTES),
       })
       .prefault({}),
     stream: z
@@ -111,6 +121,9 @@ export interface AgentConfig {
   readonly procfsRoot: string;
   readonly sysfsRoot: string;
   readonly bufferMaxSamples: number;
+  /** Absolute spool directory (relative paths are relative to the config file's directory), or none. */
+  readonly spoolDir: string | undefined;
+  readonly spoolMaxBytes: number;
   readonly batchMaxSamples: number;
   readonly flushIntervalMs: number;
   readonly maxInFlight: number;
@@ -212,6 +225,8 @@ export async function loadAgentConfig(file: string, opts: LoadAgentConfigOptions
     procfsRoot: resolve(base, c.paths.procfs),
     sysfsRoot: resolve(base, c.paths.sysfs),
     bufferMaxSamples: c.buffer.max_samples,
+    spoolDir: c.buffer.spool_dir === undefined ? undefined : resolve(base, c.buffer.spool_dir),
+    spoolMaxBytes: c.buffer.spool_max_bytes,
     batchMaxSamples: c.stream.batch_max_samples,
     flushIntervalMs: c.stream.flush_interval,
     maxInFlight: c.stream.max_in_flight,

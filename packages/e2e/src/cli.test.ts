@@ -74,6 +74,12 @@ describe("bad config exits 2 naming file, line and key", () => {
       /bad\.toml:2: buffer\.max_samples: expected number, got the string "many"/,
     ],
     ["agent", "bad agent id", 'agent_id = "web 1"\n', /bad\.toml:1: agent_id: /],
+    [
+      "server",
+      "bad alert rule",
+      '[[alert.rules]]\nname = "DiskFull"\nkind = "threshold"\nmetric = "disk_used_percent"\nop = ">"\nthreshold = 90\nfor = "-5m"\n',
+      /bad\.toml:7: alert\.rules\.0\.for: rule "?DiskFull"?: /,
+    ],
   ])("%s: %s", async (kind, _what, text, message) => {
     const file = writeConfig("bad.toml", text);
     const r = await runCli(kind === "agent" ? AGENT_BIN : SERVER_BIN, ["check-config", file]);
@@ -112,6 +118,9 @@ describe("bad config exits 2 naming file, line and key", () => {
 describe("usage", () => {
   it.each([
     [SERVER_BIN, ["--help"], 0, /vigil-server token create/],
+    [SERVER_BIN, ["--help"], 0, /vigil-server rules test FILE/],
+    [SERVER_BIN, ["rules", "test"], 2, /rules test needs a FILE/],
+    [SERVER_BIN, ["rules", "lint"], 2, /unknown rules command "lint"/],
     [AGENT_BIN, ["--help"], 0, /vigil-agent collect --once/],
     [SERVER_BIN, ["frobnicate"], 2, /unknown command "frobnicate"/],
     [AGENT_BIN, ["frobnicate"], 2, /unknown command "frobnicate"/],
@@ -169,5 +178,58 @@ describe("token create", () => {
     } finally {
       await server.proc.stop();
     }
+  });
+});
+
+describe("rules test", () => {
+  const example = join(CONFIG_DIR, "rules/memory.rules-test.toml");
+
+  it("passes on config/rules/memory.rules-test.toml (rules from server.example.toml)", async () => {
+    const r = await runCli(SERVER_BIN, ["rules", "test", example]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^PASS {2}memory above 90% for 5 minutes fires HighMemory$/m);
+    expect(r.stdout).toMatch(/^PASS {2}a short spike does not fire$/m);
+    expect(r.stdout).toContain("2 test cases passed");
+    expect(r.code).toBe(0);
+  });
+
+  it("exits 1 on a failing case and prints the diff", async () => {
+    const file = writeConfig(
+      "failing.rules-test.toml",
+      `evaluation_interval = "1m"
+[[alert.rules]]
+name = "Hot"
+kind = "threshold"
+metric = "temp_celsius"
+op = ">"
+threshold = 80
+for = "2m"
+[[tests]]
+name = "fires too late for the test"
+[[tests.input_series]]
+series = 'temp_celsius{sensor="cpu"}'
+values = "90x10"
+[[tests.alert_rule_test]]
+eval_time = "1m"
+alertname = "Hot"
+[[tests.alert_rule_test.exp_alerts]]
+exp_labels = { agent = "agent-1", sensor = "cpu" }
+`,
+    );
+    const r = await runCli(SERVER_BIN, ["rules", "test", file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL {2}fires too late for the test$/m);
+    expect(r.stdout).toMatch(/^ {6}- \{agent="agent-1", alertname="Hot", sensor="cpu"\}/m);
+    expect(r.stdout).toContain("1 of 1 test cases failed");
+  });
+
+  it("exits 2 on a bad file, naming file, line and key", async () => {
+    const file = writeConfig("bad.rules-test.toml", '[[tests]]\nname = "x"\nbogus = 1\n');
+    const r = await runCli(SERVER_BIN, ["rules", "test", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.rules-test\.toml:3: tests\.0\.bogus: unknown key/);
+    const missing = await runCli(SERVER_BIN, ["rules", "test", join(tmp.path, "nope.toml")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.toml: cannot read the file \(ENOENT\)/);
   });
 });

@@ -69,7 +69,7 @@ describe("documentation stays in step with the code", () => {
         expect(doc, key).toContain(`\`${key}\``);
         const leaf = key.split(".").pop() as string;
         expect(sample, `${example} shows ${key}`).toMatch(
-          new RegExp(`^#?\\s*(${leaf}\\s*=|\\[${leaf}\\])`, "m"),
+          new RegExp(`^#?\\s*(${leaf}\\s*=|\\[${leaf}\\]|\\[\\[${key.replace(/\./g, "\\.")}\\]\\])`, "m"),
         );
       }
     },

@@ -166,11 +166,12 @@ export interface ServerHandle {
   readonly firstToken: string | undefined;
 }
 
-/** Starts `vigil-server` on the given (or fresh) loopback ports and waits until it listens. */
+/** Starts `vigil-server` (with `args`, e.g. `--config FILE`) on the given (or fresh) loopback ports and waits until it listens. */
 export async function startServer(
   dataDir: string,
   ports?: { httpPort: number; grpcPort: number },
   logLevel = "info",
+  args: readonly string[] = [],
 ): Promise<ServerHandle> {
   const httpPort = ports?.httpPort ?? (await freePort());
   const grpcPort = ports?.grpcPort ?? (await freePort());
@@ -180,7 +181,7 @@ export async function startServer(
     VIGIL_GRPC_LISTEN: `127.0.0.1:${grpcPort}`,
     VIGIL_LOG_LEVEL: logLevel,
   };
-  const proc = startNode(SERVER_BIN, [], env);
+  const proc = startNode(SERVER_BIN, args, env);
   await proc.waitForLog("vigil-server listening");
   const tokenLine = proc.lines.find((l) => /^\s+vgt_/.test(l));
   return { proc, httpPort, grpcPort, dataDir, env, firstToken: tokenLine?.trim() };

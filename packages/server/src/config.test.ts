@@ -35,6 +35,7 @@ describe("loadServerConfig", () => {
       grpcListen: { host: "127.0.0.1", port: 9801 },
       logLevel: "info",
       maxMessageBytes: 4 * 1024 * 1024,
+      alertRules: [],
       file: undefined,
     });
   });
@@ -57,6 +58,7 @@ describe("loadServerConfig", () => {
       grpcListen: { host: "::1", port: 8081 },
       logLevel: "debug",
       maxMessageBytes: 1_048_576,
+      alertRules: [],
       file,
     });
   });
@@ -151,5 +153,26 @@ describe("loadServerConfig", () => {
     expect(configErrorOf(() => loadServerConfig(file, {}, "/c")).message).toBe(
       `${file}: cannot read the file (ENOENT)`,
     );
+  });
+});
+
+describe("[[alert.rules]]", () => {
+  it("parses the rules with the alerts package", () => {
+    const file = write(
+      '[[alert.rules]]\nname = "HighMemory"\nkind = "threshold"\nmetric = "memory_used_percent"\nop = ">"\nthreshold = 90\nfor = "5m"\n',
+    );
+    const config = loadServerConfig(file, {}, dir);
+    expect(config.alertRules.map((r) => [r.name, r.kind, r.severity])).toEqual([
+      ["HighMemory", "threshold", "warning"],
+    ]);
+    expect(loadServerConfig(undefined, {}, dir).alertRules).toEqual([]);
+  });
+
+  it("names file, line, key and rule for a bad rule", () => {
+    const file = write(
+      '[server]\n\n[[alert.rules]]\nname = "HighMemory"\nkind = "threshold"\nmetric = "memory_used_percent"\nop = ">"\nthreshold = 90\nfor = "5 min"\n',
+    );
+    const err = configErrorOf(() => loadServerConfig(file, {}, dir));
+    expect(err.message).toMatch(/server\.toml:9: alert\.rules\.0\.for: rule "?HighMemory"?: /);
   });
 });

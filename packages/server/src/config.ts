@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { parseRules, type Rule } from "@vigil/alerts";
 import {
   ConfigError,
   type HostPort,
@@ -31,10 +32,16 @@ const ingestSection = z.strictObject({
     .default(DEFAULT_MAX_MESSAGE_BYTES),
 });
 
+/** `[[alert.rules]]`: each rule's fields are validated by `@vigil/alerts`' `parseRules` (docs/alerting.md). */
+const alertSection = z.strictObject({
+  rules: z.array(z.unknown()).default([]),
+});
+
 /** The server TOML schema; `config/server.example.toml` documents every key. */
 export const serverConfigSchema = z.strictObject({
   server: serverSection.prefault({}),
   ingest: ingestSection.prefault({}),
+  alert: alertSection.prefault({}),
 });
 
 export interface ServerConfig {
@@ -44,6 +51,8 @@ export interface ServerConfig {
   readonly grpcListen: HostPort;
   readonly logLevel: LogLevel;
   readonly maxMessageBytes: number;
+  /** `[[alert.rules]]`, validated and compiled. */
+  readonly alertRules: readonly Rule[];
   /** The file it came from, or undefined for built-in defaults. */
   readonly file: string | undefined;
 }
@@ -67,6 +76,7 @@ export function loadServerConfig(
 ): ServerConfig {
   const { source, data } = file ? readTomlFile(file) : { source: "", data: {} };
   const parsed = validateConfig(file ?? "(defaults)", source, data, serverConfigSchema);
+  const alertRules = parseRules(data, file ?? "(defaults)", source);
   const server: Record<string, string> = { ...parsed.server };
   for (const [variable, key] of Object.entries(SERVER_ENV_OVERRIDES)) {
     const value = env[variable];
@@ -90,6 +100,17 @@ export function loadServerConfig(
     grpcListen: parseHostPort(result.data.grpc_listen),
     logLevel: result.data.log_level,
     maxMessageBytes: parsed.ingest.max_message_bytes,
+    alertRules,
     file,
   };
+}
+
+/**
+ * Reads only `[[alert.rules]]` from a server config file (SIGHUP reload): the whole file is validated
+ * first, so a reload never swaps in rules from a file the server would refuse to start with.
+ */
+export function loadAlertRules(file: string): Rule[] {
+  const { source, data } = readTomlFile(file);
+  validateConfig(file, source, data, serverConfigSchema);
+  return parseRules(data, file, source);
 }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { type ClientDuplexStream, credentials, Metadata } from "@grpc/grpc-js";
+import { parseRule } from "@vigil/alerts";
 import { createLogger, type SeriesSamples } from "@vigil/common";
 import {
   createIngestClient,
@@ -82,6 +83,7 @@ function config(): ServerConfig {
     grpcListen: { host: "127.0.0.1", port: 0 },
     logLevel: "debug",
     maxMessageBytes: 4 * 1024 * 1024,
+    alertRules: [],
     file: undefined,
   };
 }
@@ -298,11 +300,12 @@ describe("GET /api/v1/agents", () => {
     expect(await ok("/api/v1/agents/web-1")).toEqual(web1);
   });
 
-  it("shows an agent not heard from for more than 2 minutes as down", async () => {
+  it("shows an agent silent for 2 minutes (counted after the 1-minute start grace) as down", async () => {
     try {
-      clock = NOW + 120_000;
+      // The engine started at NOW and first saw web-1 at NOW: silence counts from NOW + 60 s.
+      clock = NOW + 179_999;
       expect(((await ok("/api/v1/agents")).agents as { status: string }[])[0]?.status).toBe("healthy");
-      clock = NOW + 120_001;
+      clock = NOW + 180_000;
       expect(((await ok("/api/v1/agents")).agents as { status: string }[])[0]?.status).toBe("down");
       expect((await ok("/api/v1/agents/web-1")).status).toBe("down");
     } finally {
@@ -590,6 +593,75 @@ describe("GET /api/v1/metrics", () => {
         "querystring/metric must be string",
       );
     });
+  });
+});
+
+describe("alerting", () => {
+  async function sendBatch(seq: number, value: number) {
+    const s = openStream(apiKey);
+    s.hello();
+    await s.next((r) => r.frame.case === "welcome");
+    s.send({
+      case: "batch",
+      value: encodeBatch(seq, [series("alert_probe", { disk: "sda" }, [[clock, value]])]),
+    });
+    await s.next((r) => r.frame.case === "ack");
+    s.call.end();
+  }
+
+  it("feeds stored batches to the engine: GET /api/v1/alerts, host health and the log", async () => {
+    server.setAlertRules([
+      parseRule({
+        name: "ProbeHigh",
+        kind: "threshold",
+        metric: "alert_probe",
+        op: ">",
+        threshold: 50,
+        severity: "critical",
+        annotations: { summary: "{{ $agent }} at {{ $value }}" },
+      }),
+    ]);
+    expect(await ok("/api/v1/alerts")).toEqual({ alerts: [] });
+    await sendBatch(10, 75);
+    const { alerts } = (await ok("/api/v1/alerts")) as { alerts: Record<string, unknown>[] };
+    expect(alerts).toEqual([
+      {
+        fingerprint: expect.stringMatching(/^[0-9a-f]+$/),
+        rule: "ProbeHigh",
+        kind: "threshold",
+        severity: "critical",
+        state: "firing",
+        agent: "web-1",
+        metric: "alert_probe",
+        labels: { alertname: "ProbeHigh", agent: "web-1", disk: "sda" },
+        annotations: { summary: "web-1 at 75" },
+        value: 75,
+        active_at: NOW,
+        fired_at: NOW,
+      },
+    ]);
+    expect((await ok("/api/v1/agents/web-1")).status).toBe("warning");
+    const firing = logText
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === "alert firing");
+    expect(firing).toMatchObject({
+      level: 40,
+      rule: "ProbeHigh",
+      severity: "critical",
+      agent: "web-1",
+      value: 75,
+    });
+
+    clock = NOW + 1_000;
+    try {
+      await sendBatch(11, 10);
+      expect(await ok("/api/v1/alerts")).toEqual({ alerts: [] });
+      expect((await ok("/api/v1/agents/web-1")).status).toBe("healthy");
+      expect(logText.join("")).toContain('"msg":"alert resolved"');
+    } finally {
+      clock = NOW;
+      server.setAlertRules([]);
+    }
   });
 });
 

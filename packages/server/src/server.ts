@@ -1,11 +1,14 @@
 import { mkdirSync } from "node:fs";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { Rule } from "@vigil/alerts";
 import { formatHostPort, type Logger } from "@vigil/common";
 import { ingestServerDefinition } from "@vigil/protocol";
 import { Catalog, ChunkedStorageEngine, type StorageEngine } from "@vigil/storage";
 import type { FastifyInstance } from "fastify";
+import { type ServerAlerting, startAlerting } from "./alerting.js";
 import { createApiToken } from "./auth/token-admin.js";
 import type { ServerConfig } from "./config.js";
+import { AGENT_DOWN_AFTER_MS } from "./http/agents-routes.js";
 import { createHttpServer } from "./http/http-server.js";
 import { createIngestHandlers } from "./ingest/ingest-service.js";
 import { SERVER_VERSION } from "./version.js";
@@ -26,6 +29,8 @@ export interface RunningServer {
   readonly grpcAddress: string;
   /** The admin API token created on the very first start, or undefined. Never logged. */
   readonly firstToken: string | undefined;
+  /** Swaps in new alert rules (validated by the caller), e.g. on SIGHUP. */
+  setAlertRules(rules: readonly Rule[]): void;
   stop(): Promise<void>;
 }
 
@@ -40,7 +45,9 @@ export async function startServer(
   let storage: StorageEngine | undefined;
   let grpc: Server | undefined;
   let http: FastifyInstance | undefined;
+  let alerting: ServerAlerting | undefined;
   const closeAll = async () => {
+    alerting?.stop();
     if (grpc) await shutdownGrpc(grpc);
     if (http) await http.close();
     if (storage) await storage.close();
@@ -54,6 +61,14 @@ export async function startServer(
     });
     const firstToken =
       catalog.countApiTokens() === 0 ? createApiToken(catalog, "admin", "admin", now()) : undefined;
+    const alerts = startAlerting({
+      rules: config.alertRules,
+      catalog,
+      logger: logger.child({ component: "alerts" }),
+      now,
+      downAfterMs: AGENT_DOWN_AFTER_MS,
+    });
+    alerting = alerts;
 
     grpc = new Server({
       ...GRPC_SERVER_OPTIONS,
@@ -68,6 +83,7 @@ export async function startServer(
         serverVersion: SERVER_VERSION,
         maxMessageBytes: config.maxMessageBytes,
         now,
+        alerts,
       }),
     );
     const grpcPort = await bindGrpc(grpc, formatHostPort(config.grpcListen));
@@ -80,6 +96,7 @@ export async function startServer(
       version: SERVER_VERSION,
       now,
       startedAt: now(),
+      alerts,
     });
     await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
     const httpPort = (http.server.address() as { port: number }).port;
@@ -88,7 +105,13 @@ export async function startServer(
       { http: httpAddress, grpc: grpcAddress, dataDir: config.dataDir, version: SERVER_VERSION },
       "vigil-server listening",
     );
-    return { httpAddress, grpcAddress, firstToken, stop: closeAll };
+    return {
+      httpAddress,
+      grpcAddress,
+      firstToken,
+      setAlertRules: (rules) => alerts.setRules(rules),
+      stop: closeAll,
+    };
   } catch (err) {
     await closeAll().catch((closeErr: unknown) =>
       logger.error({ err: closeErr }, "cleanup after a failed start failed"),

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { runRuleTests } from "@vigil/alerts";
 import {
   createLogger,
   isConfigError,
@@ -9,7 +11,7 @@ import {
 } from "@vigil/common";
 import { Catalog } from "@vigil/storage";
 import { createApiToken, createEnrollToken, DEFAULT_ENROLL_TTL } from "../auth/token-admin.js";
-import { loadServerConfig, type ServerConfig } from "../config.js";
+import { loadAlertRules, loadServerConfig, type ServerConfig } from "../config.js";
 import { startServer } from "../server.js";
 import { SERVER_VERSION } from "../version.js";
 
@@ -21,8 +23,11 @@ const USAGE = `Usage:
                                                    create an API token; it is printed once
   vigil-server enroll-token create [--config FILE] [--ttl 1h]
                                                    create a one-time agent enrolment token
+  vigil-server rules test FILE                     run alert rule unit tests (docs/alerting.md);
+                                                   exit 0 all pass, 1 a case failed, 2 bad file
   vigil-server --help | --version
 
+Signals: SIGHUP reloads [[alert.rules]] from the config file (an invalid file keeps the old rules).
 Environment: VIGIL_DATA_DIR, VIGIL_HTTP_LISTEN, VIGIL_GRPC_LISTEN, VIGIL_LOG_LEVEL override the config.
 Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad config.`;
 
@@ -66,11 +71,15 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     const file = positionals[0];
     if (!file) throw new UsageError("check-config needs a FILE");
     const config = loadServerConfig(file, io.env, io.cwd);
-    io.stdout.write(`${file}: ok (data_dir ${config.dataDir})\n`);
+    const rules = config.alertRules.length;
+    io.stdout.write(
+      `${file}: ok (data_dir ${config.dataDir}, ${rules} alert rule${rules === 1 ? "" : "s"})\n`,
+    );
     return 0;
   }
   if (command === "token") return tokenCommand(rest, io);
   if (command === "enroll-token") return enrollTokenCommand(rest, io);
+  if (command === "rules") return rulesCommand(rest, io);
   if (command !== undefined && !command.startsWith("-")) throw new UsageError(`unknown command "${command}"`);
   const { values } = parseCliArgs(argv, { config: { type: "string" } }, 0);
   return runServer(loadServerConfig(values.config, io.env, io.cwd), io);
@@ -119,6 +128,48 @@ function enrollTokenCommand(argv: readonly string[], io: CliIo): number {
   return 0;
 }
 
+function rulesCommand(argv: readonly string[], io: CliIo): number {
+  const [sub, ...rest] = argv;
+  if (sub !== "test") throw new UsageError(`unknown rules command "${sub ?? ""}" (expected "test")`);
+  const { positionals } = parseCliArgs(rest, {}, 1);
+  const file = positionals[0];
+  if (!file) throw new UsageError("rules test needs a FILE");
+  let source: string;
+  try {
+    source = readFileSync(file, "utf8");
+  } catch (err) {
+    io.stderr.write(`vigil-server: ${file}: cannot read the file (${(err as NodeJS.ErrnoException).code})\n`);
+    return 2;
+  }
+  let report: ReturnType<typeof runRuleTests>;
+  try {
+    report = runRuleTests({ file, source });
+  } catch (err) {
+    // A malformed test file, rule or rule file (ConfigError naming file, line and key, or a plain Error).
+    io.stderr.write(
+      `vigil-server: invalid rule test file: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    return 2;
+  }
+  let failed = 0;
+  for (const c of report.cases) {
+    io.stdout.write(`${c.passed ? "PASS" : "FAIL"}  ${c.name}\n`);
+    if (c.passed) continue;
+    failed++;
+    for (const f of c.failures) {
+      io.stdout.write(`    alertname ${f.alertname}, eval_time ${f.evalTimeMs / 1000}s:\n`);
+      for (const line of f.diff.split("\n")) io.stdout.write(`      ${line}\n`);
+    }
+  }
+  const n = report.cases.length;
+  io.stdout.write(
+    report.passed
+      ? `${file}: ${n} test case${n === 1 ? "" : "s"} passed\n`
+      : `${file}: ${failed} of ${n} test cases failed\n`,
+  );
+  return report.passed ? 0 : 1;
+}
+
 async function runServer(config: ServerConfig, io: CliIo): Promise<number> {
   const logger = createLogger({ name: "vigil-server", level: config.logLevel, destination: io.stdout });
   const server = await startServer(config, logger);
@@ -129,8 +180,24 @@ async function runServer(config: ServerConfig, io: CliIo): Promise<number> {
         `Use it as "Authorization: Bearer <token>". Create more with: vigil-server token create --name NAME\n\n`,
     );
   }
+  const reload = () => {
+    if (!config.file) {
+      logger.warn("SIGHUP: no --config file, no alert rules to reload");
+      return;
+    }
+    try {
+      server.setAlertRules(loadAlertRules(config.file));
+    } catch (err) {
+      logger.error(
+        { file: config.file, err: err instanceof Error ? err.message : String(err) },
+        "alert rules reload failed; keeping the old rules",
+      );
+    }
+  };
+  process.on("SIGHUP", reload);
   await new Promise<void>((resolve) => {
     onShutdownSignal(() => {
+      process.off("SIGHUP", reload);
       void server.stop().then(resolve, (err: unknown) => {
         logger.error({ err }, "error while stopping");
         resolve();

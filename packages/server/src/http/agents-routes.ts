@@ -1,8 +1,12 @@
 import type { Catalog, StorageEngine } from "@vigil/storage";
 import type { FastifyInstance } from "fastify";
+import type { ServerAlerting } from "../alerting.js";
 import { HttpError } from "./http-error.js";
 
-/** An agent not heard from for this long is shown as down (the alert engine refines this later). */
+/**
+ * An agent not heard from for this long is shown as down (counted by the alert engine after its start
+ * grace, see docs/alerting.md#host-health).
+ */
 export const AGENT_DOWN_AFTER_MS = 120_000;
 
 /** `GET /api/v1/agents`, `GET /api/v1/agents/:id` and `GET /api/v1/series?agent=&metric=`. */
@@ -11,6 +15,7 @@ export function registerAgentsRoutes(
   catalog: Catalog,
   storage: StorageEngine,
   now: () => number,
+  alerts?: ServerAlerting,
 ): void {
   const view = (a: ReturnType<Catalog["listAgents"]>[number]) => ({
     id: a.id,
@@ -19,7 +24,9 @@ export function registerAgentsRoutes(
     labels: a.labels,
     first_seen: a.firstSeen,
     last_seen: a.lastSeen,
-    status: now() - a.lastSeen > AGENT_DOWN_AFTER_MS ? "down" : "healthy",
+    status:
+      alerts?.agentHealth(a.id, now())?.status ??
+      (now() - a.lastSeen > AGENT_DOWN_AFTER_MS ? "down" : "healthy"),
   });
   app.get("/api/v1/agents", async () => ({ agents: catalog.listAgents().map(view) }));
   app.get<{ Params: { id: string } }>("/api/v1/agents/:id", async (request) => {

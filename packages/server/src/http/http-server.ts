@@ -6,7 +6,9 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from "fastify";
+import type { ServerAlerting } from "../alerting.js";
 import { registerAgentsRoutes } from "./agents-routes.js";
+import { registerAlertsRoutes } from "./alerts-routes.js";
 import { createAuthHook } from "./auth-hook.js";
 import { isHttpError } from "./http-error.js";
 import { registerMetricsRoute } from "./metrics-route.js";
@@ -18,6 +20,8 @@ export interface HttpDeps {
   readonly version: string;
   readonly now: () => number;
   readonly startedAt: number;
+  /** The alert engine: active alerts and host health. */
+  readonly alerts?: ServerAlerting;
 }
 
 /** The HTTP API: JSON everywhere, errors as `{"error", "code"}`, bearer tokens on all but health. */
@@ -74,6 +78,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     uptime_seconds: Math.round((deps.now() - deps.startedAt) / 1000),
   }));
   registerMetricsRoute(app, deps.storage, deps.now);
-  registerAgentsRoutes(app, deps.catalog, deps.storage, deps.now);
+  registerAgentsRoutes(app, deps.catalog, deps.storage, deps.now, deps.alerts);
+  if (deps.alerts) registerAlertsRoutes(app, deps.alerts);
   return app;
 }

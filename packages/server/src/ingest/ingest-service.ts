@@ -25,6 +25,7 @@ import {
   StreamResponseSchema,
 } from "@vigil/protocol";
 import { type Catalog, isStorageError, type StorageEngine } from "@vigil/storage";
+import type { AlertIngestHook } from "../alerting.js";
 import { generateSecret, hashSecret, parseBearer, SECRET_PREFIX } from "../auth/secrets.js";
 
 export interface IngestDeps {
@@ -34,6 +35,8 @@ export interface IngestDeps {
   readonly serverVersion: string;
   readonly maxMessageBytes: number;
   readonly now: () => number;
+  /** The alert engine: told of hellos and of every batch after it is stored. */
+  readonly alerts?: AlertIngestHook;
 }
 
 /** A stream pauses reading while this many batches wait for storage, and resumes below half of it. */
@@ -118,6 +121,7 @@ function handleStream(deps: IngestDeps, call: StreamCall): void {
         },
       });
       const now = deps.now();
+      deps.alerts?.ingest(agentId, series, now);
       if (now - lastTouch >= TOUCH_INTERVAL_MS) {
         lastTouch = now;
         deps.catalog.touchAgent(agentId, now);
@@ -167,6 +171,7 @@ function handleStream(deps: IngestDeps, call: StreamCall): void {
         labels: hello.labels,
         seenAt: now,
       });
+      deps.alerts?.agentSeen(agentId, now);
       log.info({ version: hello.version, hostname: hello.hostname }, "agent connected");
       send({
         case: "welcome",
