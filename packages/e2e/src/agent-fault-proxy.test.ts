@@ -1,8 +1,9 @@
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AGENT_BIN,
+  cleanupAfterEach,
   copyFixture,
   enrolledAgentConfig,
   eventually,
@@ -146,11 +147,7 @@ const BATCH_MAX_SAMPLES = 10;
 const FAST = ["cpu", "memory", "load", "processes", "filehandles", "pressure", "diskio", "network"];
 
 describe("agent behind a faulty network", () => {
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.reverse()) await c();
-    cleanups.length = 0;
-  });
+  const cleanups = cleanupAfterEach();
 
   it("loses nothing and doubles nothing over hundreds of batches with random cuts and delays", async () => {
     const seed = Number(process.env.VIGIL_FAULT_SEED ?? Date.now() % 1_000_000);

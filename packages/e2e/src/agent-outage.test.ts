@@ -1,7 +1,8 @@
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AGENT_BIN,
+  cleanupAfterEach,
   copyFixture,
   enrolledAgentConfig,
   eventually,
@@ -33,11 +34,7 @@ interface Outcome {
 }
 
 describe("server outage while the agent runs", () => {
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.reverse()) await c();
-    cleanups.length = 0;
-  });
+  const cleanups = cleanupAfterEach();
 
   async function runOutage(agentId: string, maxSamples: number | undefined): Promise<Outcome> {
     const tmp = tempDir();

@@ -1,8 +1,9 @@
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AGENT_BIN,
+  cleanupAfterEach,
   copyFixture,
   enrolledAgentConfig,
   eventually,
@@ -35,11 +36,7 @@ function expectContiguous(ticks: readonly number[]): void {
 }
 
 describe("agent spool", () => {
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.reverse()) await c();
-    cleanups.length = 0;
-  });
+  const cleanups = cleanupAfterEach();
 
   it("keeps unacked batches across a SIGKILL of the agent and sends them once after restart", async () => {
     const tmp = tempDir();

@@ -1,8 +1,9 @@
 import { copyFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AGENT_BIN,
+  cleanupAfterEach,
   copyFixture,
   enrolledAgentConfig,
   eventually,
@@ -17,11 +18,7 @@ import {
 const KIB = 1024;
 
 describe("from a recorded /proc tree to the day file", () => {
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.reverse()) await c();
-    cleanups.length = 0;
-  });
+  const cleanups = cleanupAfterEach();
 
   it("stores exactly the values the agent computes from two consecutive real readings", async () => {
     const tmp = tempDir();

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readDayFileSamples } from "@vigil/storage";
 import Database from "better-sqlite3";
+import { afterEach } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 /** The built binaries users run (`tsc -b` runs before the tests). */
@@ -181,9 +182,11 @@ export async function startServer(
     VIGIL_GRPC_LISTEN: `127.0.0.1:${grpcPort}`,
     VIGIL_LOG_LEVEL: logLevel,
   };
+  // A brand-new data dir gets the first-start admin token, printed (to stderr) just after listening.
+  const firstStart = !existsSync(join(dataDir, "vigil.db"));
   const proc = startNode(SERVER_BIN, args, env);
   await proc.waitForLog("vigil-server listening");
-  const tokenLine = proc.lines.find((l) => /^\s+vgt_/.test(l));
+  const tokenLine = firstStart ? await proc.waitForLine((l) => /^\s+vgt_/.test(l)) : undefined;
   return { proc, httpPort, grpcPort, dataDir, env, firstToken: tokenLine?.trim() };
 }
 
@@ -285,4 +288,17 @@ export async function eventually<T>(
       throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Registers an afterEach that runs, newest first, every cleanup pushed during the test (stop
+ * processes, remove temp dirs), even when the test failed half-way.
+ */
+export function cleanupAfterEach(): { push(cleanup: () => unknown): void } {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.reverse()) await c();
+    cleanups.length = 0;
+  });
+  return { push: (cleanup) => void cleanups.push(cleanup) };
 }

@@ -1,7 +1,8 @@
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AGENT_BIN,
+  cleanupAfterEach,
   copyFixture,
   enrolledAgentConfig,
   eventually,
@@ -15,11 +16,7 @@ import {
 const INTERVAL_MS = 200;
 
 describe("server killed mid-stream", () => {
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const c of cleanups.reverse()) await c();
-    cleanups.length = 0;
-  });
+  const cleanups = cleanupAfterEach();
 
   it("stores every sample the agent produced exactly once after SIGKILL and restart", async () => {
     const tmp = tempDir();
