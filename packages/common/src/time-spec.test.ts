@@ -50,6 +50,12 @@ describe("parseTimeSpec", () => {
     "2025-02-29T00:00:00Z",
     "2026-04-31T00:00:00Z",
     "2026-11-25T10:00:00+2:00",
+    "2026-11-25T24:00:00Z",
+    "2026-11-25T12:60:00Z",
+    "2026-11-25T12:00:61Z",
+    "2026-11-25T12:00:00+24:00",
+    "- 1h",
+    "-\t1h",
     "9".repeat(400),
   ])("rejects %j with an Error that quotes it", (text) => {
     expect(() => parseTimeSpec(text, NOW)).toThrowError(`"${text}" is not a time`);

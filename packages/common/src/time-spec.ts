@@ -1,6 +1,9 @@
 import { parseDuration } from "./duration.js";
 
-const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
+// Hours 00–23, minutes 00–59, seconds 00–60 (leap second) and offsets up to ±23:59: Date.parse would
+// also take "T24:00:00Z" (the next midnight) and "T12:60:00Z", which RFC 3339 does not allow.
+const RFC3339_RE =
+  /^(\d{4})-(\d{2})-(\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/i;
 
 /**
  * Reads a point in time as the API accepts it: `now`, a relative `-1h` (before `nowMs`),
@@ -11,6 +14,10 @@ export function parseTimeSpec(text: string, nowMs: number): number {
   const t = text.trim();
   if (t === "now") return nowMs;
   if (t.startsWith("-")) {
+    // "- 1h" is a typo more often than a time: the duration must follow the sign directly.
+    if (/^-\s/.test(t)) {
+      throw new Error(`"${text}" is not a time: write the duration right after "-", e.g. "-1h"`);
+    }
     try {
       return nowMs - parseDuration(t.slice(1));
     } catch {

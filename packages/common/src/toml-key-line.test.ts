@@ -91,6 +91,26 @@ describe("findTomlKeyLine", () => {
     expect(findTomlKeyLine(source, ["real", "x"])).toBe(4);
   });
 
+  it("does not read keys or headers inside multi-line strings", () => {
+    const source = [
+      /* 1 */ 'body = """',
+      /* 2 */ "[server]",
+      /* 3 */ "port = 1",
+      /* 4 */ '"""',
+      /* 5 */ "raw = '''x = 1",
+      /* 6 */ "[fake]'''",
+      /* 7 */ 'one = """[not] = a header"""',
+      /* 8 */ "[server]",
+      /* 9 */ "port = 2",
+    ].join("\n");
+    expect(findTomlKeyLine(source, ["body"])).toBe(1);
+    expect(findTomlKeyLine(source, ["server", "port"])).toBe(9);
+    expect(findTomlKeyLine(source, ["raw"])).toBe(5);
+    expect(findTomlKeyLine(source, ["x"])).toBe(undefined);
+    expect(findTomlKeyLine(source, ["fake"])).toBe(undefined);
+    expect(findTomlKeyLine(source, ["one"])).toBe(7);
+  });
+
   it("reads CRLF line ends", () => {
     expect(findTomlKeyLine("a = 1\r\n[s]\r\nb = 2\r\n", ["s", "b"])).toBe(3);
   });

@@ -28,8 +28,15 @@ export function findTomlKeyLine(source: string, path: readonly (string | number)
     const onPath = depth === full.length || depth === path.length;
     if (onPath && depth > 0 && (!best || depth > best.depth)) best = { line, depth };
   };
+  // Inside a multi-line string (`"""` or `'''`), lines are text, not keys or headers.
+  let openString: string | undefined;
   for (let i = 0; i < lines.length; i++) {
-    const text = stripComment(lines[i] as string).trim();
+    const raw = lines[i] as string;
+    if (openString) {
+      if (raw.includes(openString)) openString = undefined;
+      continue;
+    }
+    const text = stripComment(raw).trim();
     if (text === "") continue;
     const arrayHeader = /^\[\[\s*(.+?)\s*\]\]$/.exec(text);
     const header = arrayHeader ?? /^\[\s*(.+?)\s*\]$/.exec(text);
@@ -49,9 +56,21 @@ export function findTomlKeyLine(source: string, path: readonly (string | number)
       continue;
     }
     const eq = findAssignment(text);
-    if (eq > 0) consider([...table, ...splitDottedKey(text.slice(0, eq))], i + 1);
+    if (eq > 0) {
+      consider([...table, ...splitDottedKey(text.slice(0, eq))], i + 1);
+      openString = unclosedMultilineString(text.slice(eq + 1));
+    }
   }
   return best?.line;
+}
+
+/** The delimiter of a multi-line string that starts this value and does not end on its line. */
+function unclosedMultilineString(value: string): string | undefined {
+  const trimmed = value.trimStart();
+  for (const delimiter of ['"""', "'''"]) {
+    if (trimmed.startsWith(delimiter) && !trimmed.slice(3).includes(delimiter)) return delimiter;
+  }
+  return undefined;
 }
 
 function stripComment(line: string): string {
