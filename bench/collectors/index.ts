@@ -1,12 +1,13 @@
 /**
  * bench/collectors: CPU and wall time of one full collection (every default-enabled built-in collector
- * once, against this machine's real /proc and /sys), next to the floor (a plain `readFileSync` of the
- * files those collectors read, every /proc/[pid]/stat included), at the machine's own process count and
- * again with sleeping processes added up to 300. Figures go to stdout, one JSON line each; progress to
- * stderr. docs/benchmarks.md explains every figure.
+ * once, against this machine's real /proc and /sys), next to two floors (a plain `readFileSync` of the
+ * files those collectors read, every /proc/[pid]/stat included; and the same files read with one
+ * `pread` each on descriptors kept open, which is what the kernel alone costs), at the machine's own
+ * process count and again with sleeping processes added up to 300. Figures go to stdout, one JSON line
+ * each; progress to stderr. docs/benchmarks.md explains every figure.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { cpus } from "node:os";
 import { builtinCollectors, type Collector, defaultOptions, ProcFs } from "@vigil/collectors";
 import { createLogger } from "@vigil/common";
@@ -67,11 +68,67 @@ function readFloor(): number {
   return bytes;
 }
 
+/** Descriptors the kept floor holds open between cycles, by path. */
+const keptFloorFds = new Map<string, number>();
+const keptFloorBuffer = Buffer.allocUnsafe(64 * 1024);
+
+/** pread from offset 0 on a kept descriptor (opened on first use); `untilEof` reads on until 0 bytes. */
+function preadKept(path: string, untilEof: boolean, seen: Set<string>): number {
+  let fd = keptFloorFds.get(path);
+  if (fd === undefined) {
+    fd = openSync(path, "r");
+    keptFloorFds.set(path, fd);
+  }
+  seen.add(path);
+  let length = 0;
+  for (;;) {
+    const n = readSync(fd, keptFloorBuffer, length, keptFloorBuffer.length - length, length);
+    length += n;
+    if (n === 0 || !untilEof || length === keptFloorBuffer.length) return length;
+  }
+}
+
+/**
+ * The kept floor: the same files as {@link readFloor}, each read with `pread` on a descriptor kept
+ * open across cycles (one read per `<pid>/stat`, a single record; multi-record files until EOF), no
+ * parsing; descriptors of exited processes are closed. What is left is the kernel generating the text.
+ */
+function readFloorKept(): number {
+  let bytes = 0;
+  const seen = new Set<string>();
+  for (const file of FLOOR_FILES) {
+    try {
+      bytes += preadKept(`/proc/${file}`, true, seen);
+    } catch {
+      // As in readFloor: a file this kernel lacks is skipped.
+    }
+  }
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const path = `/proc/${name}/stat`;
+    try {
+      bytes += preadKept(path, false, seen);
+    } catch {
+      // Exited (or its kept descriptor went stale when it did): drop it; a reused pid reopens next cycle.
+      const fd = keptFloorFds.get(path);
+      if (fd !== undefined) closeSync(fd);
+      keptFloorFds.delete(path);
+    }
+  }
+  for (const [path, fd] of keptFloorFds) {
+    if (seen.has(path)) continue;
+    closeSync(fd);
+    keptFloorFds.delete(path);
+  }
+  return bytes;
+}
+
 interface Measured {
   readonly collectCpu: number[];
   readonly collectWall: number[];
   readonly floorCpu: number[];
   readonly floorWall: number[];
+  readonly keptFloorCpu: number[];
   readonly perCollectorCpu: Map<string, number[]>;
   readonly samples: number;
 }
@@ -83,6 +140,7 @@ async function measure(collectors: readonly Collector[], proc: ProcFs, sys: Proc
     collectWall: [],
     floorCpu: [],
     floorWall: [],
+    keptFloorCpu: [],
     perCollectorCpu: new Map(collectors.map((c) => [c.name, []])),
     samples: 0,
   };
@@ -104,12 +162,16 @@ async function measure(collectors: readonly Collector[], proc: ProcFs, sys: Proc
         }
       });
     const runFloor = () => timed(readFloor);
+    const runKeptFloor = () => timed(readFloorKept);
     let collected: { cpuMs: number; wallMs: number };
     let floor: { cpuMs: number; wallMs: number };
+    let keptFloor: { cpuMs: number; wallMs: number };
     if (cycle % 2 === 0) {
       collected = await runCollectors();
       floor = await runFloor();
+      keptFloor = await runKeptFloor();
     } else {
+      keptFloor = await runKeptFloor();
       floor = await runFloor();
       collected = await runCollectors();
     }
@@ -118,6 +180,7 @@ async function measure(collectors: readonly Collector[], proc: ProcFs, sys: Proc
     result.collectWall.push(collected.wallMs);
     result.floorCpu.push(floor.cpuMs);
     result.floorWall.push(floor.wallMs);
+    result.keptFloorCpu.push(keptFloor.cpuMs);
     for (const [name, cpuMs] of perCollector) result.perCollectorCpu.get(name)?.push(cpuMs);
   }
   return { ...result, samples };
@@ -158,6 +221,21 @@ function report(label: string, m: Measured, processes: number): void {
     at: label,
     ...common,
   });
+  const keptFloorCpu = median(m.keptFloorCpu);
+  emitFigure({
+    name: "collectors.kept_floor_cpu_ms",
+    value: significant(keptFloorCpu, 3),
+    unit: "ms",
+    at: label,
+    ...common,
+  });
+  emitFigure({
+    name: "collectors.collect_vs_kept_floor_cpu_ratio",
+    value: significant(keptFloorCpu > 0 ? collectCpu / keptFloorCpu : 0, 3),
+    unit: "ratio",
+    at: label,
+    ...common,
+  });
   emitFigure({
     name: "collectors.collect_vs_floor_cpu_ratio",
     value: significant(floorCpu > 0 ? collectCpu / floorCpu : 0, 3),
@@ -184,6 +262,8 @@ async function main(): Promise<void> {
   onCleanup(() => {
     proc.close();
     sys.close();
+    for (const fd of keptFloorFds.values()) closeSync(fd);
+    keptFloorFds.clear();
   });
   const registrations = builtinCollectors().filter((r) => r.defaultEnabled);
   const make = () => registrations.map((r) => r.create(defaultOptions(r)));

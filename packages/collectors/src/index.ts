@@ -120,13 +120,10 @@ export {
   CMDLINE_MAX_CHARS,
   createProcessesCollector,
   formatCmdline,
-  PAGE_SIZE_BYTES,
   type PidStat,
-  type PidStatus,
   PROCESSES_METRICS,
   type ProcessesOptions,
   parsePidStat,
-  parsePidStatus,
   USER_HZ,
 } from "./processes.js";
 export {

@@ -53,6 +53,7 @@ export interface ProcReadOptions {
   /**
    * Whether a procfs root may keep this file's descriptor open for the next read (default true).
    * Pass false for per-process files: thousands of kept descriptors would exhaust the fd limit.
+   * A descriptor that is already kept is used either way (and stays kept).
    */
   readonly keepOpen?: boolean;
   /**
@@ -83,6 +84,9 @@ export class ProcFs {
   readonly root: string;
   /** Whether descriptors are cached (see the class comment). */
   readonly keepsFilesOpen: boolean;
+  /** Whether the root is a procfs mount, whose `<pid>/fd` directories report their entry count as size. */
+  private readonly isProcfs: boolean;
+  /** Kept descriptors by the relative path given to `read()` (checked once, when first opened). */
   private readonly fds = new Map<string, number>();
   // One buffer for every read: reads are synchronous, so no two can overlap.
   private buffer = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
@@ -90,7 +94,8 @@ export class ProcFs {
 
   constructor(root: string, options: ProcFsOptions = {}) {
     this.root = nodePath.resolve(root);
-    this.keepsFilesOpen = options.keepFilesOpen ?? isProcfsMount(this.root);
+    this.isProcfs = isProcfsMount(this.root);
+    this.keepsFilesOpen = options.keepFilesOpen ?? this.isProcfs;
   }
 
   /** The full path of `relPath` (e.g. `"stat"`, `"net/dev"`, `"1/stat"`) under the root. */
@@ -106,27 +111,39 @@ export class ProcFs {
    * of processes, where kept descriptors would pile up to the fd limit and pin exited tasks.
    */
   read(relPath: string, options: ProcReadOptions = {}): string {
-    const fullPath = this.checkedPath(relPath);
-    const single = options.singleRecord === true;
-    if (!this.keepsFilesOpen || options.keepOpen === false) return this.readOnce(fullPath, single);
+    const bytes = this.readBytes(relPath, options);
+    return bytes.toString("utf8", 0, bytes.length);
+  }
 
-    const cached = this.fds.get(fullPath);
+  /**
+   * Like {@link read}, but the raw bytes, for binary files (`self/auxv`) and for parsers that pick
+   * numbers out of the bytes without decoding the whole text (`<pid>/stat` of every process, every
+   * tick). The result is a view of the reader's one buffer: valid only until the next `read`/`readBytes`
+   * call on this reader, so parse or copy it at once.
+   */
+  readBytes(relPath: string, options: ProcReadOptions = {}): Buffer {
+    const single = options.singleRecord === true;
+    // A kept descriptor's path was checked when it was opened; looking it up first spares the
+    // path checks on the hot path (one call per process per tick).
+    const cached = this.fds.get(relPath);
     if (cached !== undefined) {
       try {
-        return this.readAll(cached, fullPath, single);
+        return this.readAll(cached, relPath, single);
       } catch (error: unknown) {
         // The descriptor went bad (its process exited, the mount was replaced): drop it and fall
         // through to one fresh open, whose own failure is the error the caller sees.
-        this.fds.delete(fullPath);
+        this.fds.delete(relPath);
         closeQuietly(cached);
         if (isProcReadError(error) && error.code === "EFBIG") throw error;
       }
     }
+    const fullPath = this.checkedPath(relPath);
+    if (!this.keepsFilesOpen || options.keepOpen === false) return this.readOnce(fullPath, relPath, single);
     const fd = openForRead(fullPath);
     try {
-      const text = this.readAll(fd, fullPath, single);
-      this.fds.set(fullPath, fd);
-      return text;
+      const bytes = this.readAll(fd, relPath, single);
+      this.fds.set(relPath, fd);
+      return bytes;
     } catch (error: unknown) {
       closeQuietly(fd);
       throw error;
@@ -145,6 +162,28 @@ export class ProcFs {
     } catch (error: unknown) {
       throw new ProcReadError({ code: errnoCode(error), path: fullPath, cause: error });
     }
+  }
+
+  /**
+   * How many open descriptors a process has: the entry count of `relFdDir` (a `<pid>/fd` directory),
+   * without listing it where the kernel can say. Since Linux 6.2 procfs reports that count as the
+   * directory's size in `stat(2)` (one syscall instead of a listing that, for a server with thousands
+   * of sockets, returns thousands of names). A size of 0 (older kernels; or truly no descriptors) and
+   * any root that is not procfs (a fixture's plain directory reports its block size) fall back to
+   * listing. Throws {@link ProcReadError} like `list()`.
+   */
+  countFdEntries(relFdDir: string): number {
+    if (this.isProcfs) {
+      const fullPath = this.checkedPath(relFdDir);
+      let size: number;
+      try {
+        size = fs.statSync(fullPath).size;
+      } catch (error: unknown) {
+        throw new ProcReadError({ code: errnoCode(error), path: fullPath, cause: error });
+      }
+      if (size > 0) return size;
+    }
+    return this.list(relFdDir).length;
   }
 
   /**
@@ -168,7 +207,15 @@ export class ProcFs {
 
   /** Whether `relPath`'s descriptor is kept open now. */
   isKept(relPath: string): boolean {
-    return this.fds.has(this.pathOf(relPath));
+    return this.fds.has(relPath);
+  }
+
+  /** Closes `relPath`'s kept descriptor, if any (e.g. `<pid>/stat` once that process is gone). */
+  release(relPath: string): void {
+    const fd = this.fds.get(relPath);
+    if (fd === undefined) return;
+    this.fds.delete(relPath);
+    closeQuietly(fd);
   }
 
   /**
@@ -177,9 +224,9 @@ export class ProcFs {
    * for the processes it no longer saw, so descriptors never pile up or pin exited tasks.
    */
   releaseKept(release: (relPath: string) => boolean): void {
-    for (const [fullPath, fd] of this.fds) {
-      if (release(nodePath.relative(this.root, fullPath))) {
-        this.fds.delete(fullPath);
+    for (const [relPath, fd] of this.fds) {
+      if (release(relPath)) {
+        this.fds.delete(relPath);
         closeQuietly(fd);
       }
     }
@@ -202,10 +249,10 @@ export class ProcFs {
     return fullPath;
   }
 
-  private readOnce(fullPath: string, singleRecord: boolean): string {
+  private readOnce(fullPath: string, relPath: string, singleRecord: boolean): Buffer {
     const fd = openForRead(fullPath);
     try {
-      return this.readAll(fd, fullPath, singleRecord);
+      return this.readAll(fd, relPath, singleRecord);
     } finally {
       closeQuietly(fd);
     }
@@ -215,25 +262,27 @@ export class ProcFs {
    * Reads from offset 0 until a read returns 0 bytes. One read is not enough: a multi-record
    * procfs file (`net/dev`, `diskstats`) hands out at most one kernel page per read however big
    * the buffer, and files under procfs report size 0, so end of file is the only reliable stop.
+   * Returns a view of the shared buffer (see {@link readBytes}).
    */
-  private readAll(fd: number, fullPath: string, singleRecord = false): string {
+  private readAll(fd: number, relPath: string, singleRecord = false): Buffer {
     let length = 0;
     for (;;) {
-      if (length === this.buffer.length) this.growBuffer(fullPath);
+      if (length === this.buffer.length) this.growBuffer(relPath);
       let bytesRead: number;
       try {
         bytesRead = fs.readSync(fd, this.buffer, length, this.buffer.length - length, length);
       } catch (error: unknown) {
-        throw new ProcReadError({ code: errnoCode(error), path: fullPath, cause: error });
+        throw new ProcReadError({ code: errnoCode(error), path: this.pathOf(relPath), cause: error });
       }
-      if (bytesRead === 0) return this.buffer.toString("utf8", 0, length);
+      if (bytesRead === 0) return this.buffer.subarray(0, length);
       length += bytesRead;
-      if (singleRecord && length < this.buffer.length) return this.buffer.toString("utf8", 0, length);
+      if (singleRecord && length < this.buffer.length) return this.buffer.subarray(0, length);
     }
   }
 
-  private growBuffer(fullPath: string): void {
-    if (this.buffer.length >= MAX_FILE_BYTES) throw new ProcReadError({ code: "EFBIG", path: fullPath });
+  private growBuffer(relPath: string): void {
+    if (this.buffer.length >= MAX_FILE_BYTES)
+      throw new ProcReadError({ code: "EFBIG", path: this.pathOf(relPath) });
     const bigger = Buffer.allocUnsafe(this.buffer.length * 2);
     this.buffer.copy(bigger);
     this.buffer = bigger;

@@ -68,6 +68,11 @@ export class StubProcFs extends ProcFs {
     return entry;
   }
 
+  /** The same files as UTF-8 bytes (a fresh copy, where the real reader returns a view of its buffer). */
+  override readBytes(relPath: string, options?: ProcReadOptions): Buffer {
+    return Buffer.from(this.read(relPath, options), "utf8");
+  }
+
   /**
    * Directories are implied by the files' paths: `list("")` of `{ "1/stat": … }` is `["1"]`. An
    * `{ error }` entry at the directory's own path makes `list()` throw that error instead.
