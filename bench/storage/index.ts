@@ -20,6 +20,7 @@ import { Catalog, ChunkedStorageEngine } from "@vigil/storage";
 import Database from "better-sqlite3";
 import { emitFigure, logProgress, significant } from "../harness/figure.js";
 import { bytesWritten } from "../harness/proc-io.js";
+import { ROLLUP_BENCH_SHAPE, rollupQueryRun } from "./rollup-query.js";
 
 const NAME = "storage";
 const SERIES = 10_000;
@@ -255,6 +256,8 @@ try {
   await engineRun(join(dir, "engine"));
   logProgress(NAME, `queries: ${QUERY_SERIES} series over 25 h, ${QUERY_RUNS} queries per shape`);
   await queryRun(join(dir, "query"));
+  logProgress(NAME, `30-day queries from rollups and raw chunks: ${ROLLUP_BENCH_SHAPE}`);
+  await rollupQueryRun(join(dir, "rollup"));
   logProgress(NAME, "floor: raw better-sqlite3 row inserts");
   floorRun(mkdtempSync(join(dir, "floor-")));
 } finally {

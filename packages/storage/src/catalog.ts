@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { canonicalLabels, type Labels, type Logger } from "@vigil/common";
 import type Database from "better-sqlite3";
+import { AlertTables } from "./alert-tables.js";
 import type { AgentRecord, ApiTokenRecord, EnrollTokenRefusal, TokenRole } from "./catalog-types.js";
 import { catalogPath } from "./data-dir-layout.js";
 import { openWritableDb, type WritableDb } from "./db.js";
@@ -74,6 +75,8 @@ const AGENT_COLUMNS = "id, hostname, version, labels, first_seen, last_seen";
  */
 export class Catalog {
   readonly path: string;
+  /** Alert state, acknowledgements and history (migration 0002). */
+  readonly alerts: AlertTables;
   readonly #db: WritableDb;
   readonly #logger: Logger | undefined;
   /** agent → fast series key → id (bounded); series are never deleted, so entries never go stale. */
@@ -88,6 +91,7 @@ export class Catalog {
     this.#seriesIds = new SeriesIdCache(seriesCacheSize);
     this.#db = db;
     this.#logger = logger;
+    this.alerts = new AlertTables(db);
     const stmt = prepareStatements(db);
     this.#stmt = stmt;
     this.#consumeTx = db.transaction((hash: string, agentId: string, nowMs: number): EnrollTokenResult => {

@@ -1,50 +1,24 @@
+import { statSync } from "node:fs";
 import type Database from "better-sqlite3";
 import { decodeChunk } from "./chunk-codec.js";
-import { openReadonlyDb, openWritableDb, type ReadableDb, userVersion, type WritableDb } from "./db.js";
+import {
+  BUSY_TIMEOUT_MS,
+  openReadonlyDb,
+  openWritableDb,
+  type ReadableDb,
+  userVersion,
+  type WritableDb,
+} from "./db.js";
 import type { RawPoint } from "./storage-engine.js";
+import { DAY_FILE_SCHEMA_VERSION, migrateDayFile } from "./day-file-migrate.js";
 import { StorageError } from "./storage-error.js";
 import { decodeWalBatch, type SampleRows } from "./wal-batch-codec.js";
 
 /** `user_version` of a day file in the chunked layout. Version 1 (one row per sample) is upgraded in place. */
-export const CHUNK_DAY_FILE_FORMAT_VERSION = 2;
+export const CHUNK_DAY_FILE_FORMAT_VERSION: number = DAY_FILE_SCHEMA_VERSION;
 
 /** A chunk never spans more than this, so a range read scans chunks starting at most this before it. */
 export const MAX_CHUNK_SPAN_MS = 2 * 60 * 60 * 1000;
-
-/**
- * - `wal_batches`: every accepted batch (its samples of this day) as one row, appended before the ack;
- *   deleted once all it carried is in `chunks`, replayed into the head on start.
- * - `chunks`: per-series compressed samples (chunk-codec.ts) with aggregates, never crossing midnight
- *   (the file is one UTC day) nor `MAX_CHUNK_SPAN_MS`.
- * - `samples`: out-of-order stragglers older than what their series already has in `chunks`; also every
- *   sample of a version-1 file, which is why it keeps the version-1 shape.
- */
-const SCHEMA_V1 = `
-  CREATE TABLE IF NOT EXISTS samples (
-    series_id INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    value REAL NOT NULL,
-    PRIMARY KEY (series_id, ts)
-  ) WITHOUT ROWID;
-`;
-const SCHEMA_V2 = `
-  CREATE TABLE IF NOT EXISTS wal_batches (
-    seq INTEGER PRIMARY KEY,
-    agent_id TEXT NOT NULL,
-    batch BLOB NOT NULL
-  );
-  CREATE TABLE IF NOT EXISTS chunks (
-    series_id INTEGER NOT NULL,
-    start_ts INTEGER NOT NULL,
-    end_ts INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    min REAL,
-    max REAL,
-    sum REAL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (series_id, start_ts)
-  ) WITHOUT ROWID;
-`;
 
 /** SQL, exported so tests can check query plans. */
 export const CHUNK_DAY_FILE_SQL = {
@@ -75,6 +49,16 @@ export type ChunkRow = [
   sum: number,
   data: Uint8Array,
 ];
+
+/** How the writer opens a day file. */
+export interface DayFileWriteOptions {
+  /** `PRAGMA synchronous` (see `Durability` in db.ts). Default NORMAL. */
+  readonly synchronous?: "NORMAL" | "FULL" | undefined;
+  /** `PRAGMA journal_size_limit`: a reset `-wal` is truncated back to this many bytes. */
+  readonly walMaxBytes?: number | undefined;
+  /** The file never grows past this many bytes: a write that would fails with SQLITE_FULL. */
+  readonly maxBytes?: number | undefined;
+}
 
 /** A chunk to write. */
 export interface ChunkToWrite {
@@ -129,10 +113,12 @@ export class ChunkDayFile {
   }
 
   /** Opens (creating when `create`) and upgrades a version-1 file in place. */
-  static open(path: string, day: number, create: boolean): ChunkDayFile {
-    const db = openWritableDb(path, { create });
+  static open(path: string, day: number, create: boolean, options: DayFileWriteOptions = {}): ChunkDayFile {
+    const db = openWritableDb(path, { create, synchronous: options.synchronous });
     try {
+      if (options.walMaxBytes !== undefined) db.pragma(`journal_size_limit = ${options.walMaxBytes}`);
       initChunkDayFile(db, path);
+      if (options.maxBytes !== undefined) setMaxBytes(db, options.maxBytes);
     } catch (err) {
       db.close();
       throw err;
@@ -225,28 +211,58 @@ export class ChunkDayFile {
     return best;
   }
 
+  /** See `DayFileWriteOptions.maxBytes`; undefined lifts the limit. */
+  setMaxBytes(bytes: number | undefined): void {
+    setMaxBytes(this.db, bytes);
+  }
+
+  /** Size of the file's `-wal` now (0 when there is none). */
+  walBytes(): number {
+    try {
+      return statSync(`${this.path}-wal`).size;
+    } catch (err) {
+      if (err instanceof Error && "code" in err && err.code === "ENOENT") return 0;
+      throw err;
+    }
+  }
+
+  /**
+   * `PRAGMA wal_checkpoint(TRUNCATE)` without waiting: copies the `-wal` into the file and truncates it
+   * to zero bytes. A reader in the middle of a statement makes it give up at once (the writer never
+   * waits on readers); true when the `-wal` was emptied, false to try again after a later commit.
+   */
+  checkpointTruncate(): boolean {
+    this.db.pragma("busy_timeout = 0");
+    try {
+      const [r] = this.db.pragma("wal_checkpoint(TRUNCATE)") as { busy: number }[];
+      return r?.busy === 0;
+    } catch (err) {
+      if (err instanceof Error && "code" in err && err.code === "SQLITE_BUSY") return false;
+      throw err;
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
 }
 
+/** SQLite's own largest page count: "no limit". */
+const SQLITE_MAX_PAGE_COUNT = 4_294_967_294;
+
+/** `PRAGMA max_page_count` (per connection; SQLite never lowers it below the pages already used). */
+function setMaxBytes(db: WritableDb, bytes: number | undefined): void {
+  const pageSize = db.pragma("page_size", { simple: true }) as number;
+  const pages = bytes === undefined ? SQLITE_MAX_PAGE_COUNT : Math.max(1, Math.floor(bytes / pageSize));
+  db.pragma(`max_page_count = ${pages}`);
+}
+
 function initChunkDayFile(db: WritableDb, path: string): void {
-  const version = userVersion(db);
-  if (version === CHUNK_DAY_FILE_FORMAT_VERSION) return;
-  if (version > CHUNK_DAY_FILE_FORMAT_VERSION) {
-    throw new StorageError(
-      "newer_schema",
-      `${path} has sample format ${version} but this Vigil reads only up to ${CHUNK_DAY_FILE_FORMAT_VERSION}; run a newer Vigil`,
-    );
-  }
-  db.transaction(() => {
-    const v = userVersion(db);
-    if (v >= CHUNK_DAY_FILE_FORMAT_VERSION) return;
-    // Version 1 had only `samples`; its rows stay there and read like stragglers.
-    db.exec(SCHEMA_V1);
-    db.exec(SCHEMA_V2);
-    db.pragma(`user_version = ${CHUNK_DAY_FILE_FORMAT_VERSION}`);
-  }).immediate();
+  if (userVersion(db) === CHUNK_DAY_FILE_FORMAT_VERSION) return;
+  // The layout (wal_batches, chunks, samples) is in day-file-migrations/; a newer file is refused.
+  migrateDayFile(db, path);
 }
 
 /** Index of `ts` in an ascending array, or -(insertion point) - 1. */

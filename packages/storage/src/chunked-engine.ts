@@ -1,12 +1,14 @@
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Logger, matchesLabels, type SeriesSamples } from "@vigil/common";
 import type { Catalog } from "./catalog.js";
 import { decodeChunk } from "./chunk-codec.js";
-import { ChunkDayFile } from "./chunk-day-file.js";
 import { dayNumber, dayNumberFileName, parseDayFileName, samplesDir } from "./data-dir-layout.js";
 import { DEFAULT_MAX_OPEN_DAYS } from "./day-file-cache.js";
-import { Applied, DayHead } from "./head.js";
+import { DayFileReader } from "./day-file-reader.js";
+import type { Durability } from "./db.js";
+import { stepQueryWithRollups } from "./rollup-query.js";
+import type { RollupStore } from "./rollups.js";
 import {
   MAX_RAW_POINTS_PER_SERIES,
   MAX_STEP_BUCKETS,
@@ -29,15 +31,17 @@ import type {
   StorageEngine,
 } from "./storage-engine.js";
 import { StorageError } from "./storage-error.js";
-import { encodeWalBatch, type SampleRows } from "./wal-batch-codec.js";
+import { DEFAULT_MAX_QUEUED_BATCHES, DEFAULT_MAX_QUEUED_SAMPLES, WriterClient } from "./writer-client.js";
+import type { DayColumns, HeadSnapshotDay, HeadSnapshotSeries } from "./writer-protocol.js";
 
 /**
  * An open chunk whose first sample is this many accepted batches old is flushed even if not full, so a
  * series that stopped reporting does not pin `wal_batches` rows (and replay time) for ever.
  */
 export const MAX_HEAD_AGE_BATCHES = 1_000;
-/** How often (in batches) the head is scanned for chunks past `MAX_HEAD_AGE_BATCHES`. */
-const AGE_SCAN_INTERVAL_BATCHES = 100;
+/** Default cap of each day file's `-wal`: a commit that takes it past this is followed by a truncating checkpoint. */
+export const DEFAULT_WAL_MAX_BYTES = 64 * 1024 * 1024;
+export { DEFAULT_MAX_QUEUED_BATCHES, DEFAULT_MAX_QUEUED_SAMPLES };
 
 export interface ChunkedStorageEngineOptions {
   /** Samples go to `dataDir/samples/YYYY-MM-DD.db`. */
@@ -45,7 +49,7 @@ export interface ChunkedStorageEngineOptions {
   /** Resolves series ids; the caller owns it and closes it after the engine. */
   readonly catalog: Catalog;
   readonly logger?: Logger | undefined;
-  /** Day files without a head kept open at once. Default `DEFAULT_MAX_OPEN_DAYS` (8). */
+  /** Day files kept open at once by the writer (beyond those with a head) and by readers. Default `DEFAULT_MAX_OPEN_DAYS` (8). */
   readonly maxOpenDays?: number | undefined;
   readonly maxRawPointsPerSeries?: number | undefined;
   readonly maxStepBuckets?: number | undefined;
@@ -56,33 +60,49 @@ export interface ChunkedStorageEngineOptions {
    * `open` and by `runRetention`. Undefined (the default): keep every file.
    */
   readonly retentionDays?: number | undefined;
+  /**
+   * Rollups (`rollups.db`): step queries read them for days without a raw file (rollup-query.ts), and
+   * with `beforeDeleteDayFile` retention finalizes a day's rollups before deleting its file.
+   */
+  readonly rollups?: RollupStore | undefined;
+  /** Called before retention deletes a day file; false keeps the file (e.g. its rollups failed). */
+  readonly beforeDeleteDayFile?: ((day: number, path: string) => boolean) | undefined;
+  /** What an acked batch survives (db.ts `Durability`). Default "process". */
+  readonly durability?: Durability | undefined;
+  /** Cap of each day file's `-wal`, bytes (≥ 64 KiB). Default `DEFAULT_WAL_MAX_BYTES` (64 MiB). */
+  readonly walMaxBytes?: number | undefined;
+  /** Batches sent to the writer and not yet committed before `appendBatch` refuses with `busy`. Default 64. */
+  readonly maxQueuedBatches?: number | undefined;
+  /** Samples sent to the writer and not yet committed before `appendBatch` refuses with `busy`. Default 2,500,000. */
+  readonly maxQueuedSamples?: number | undefined;
+  /**
+   * A hard size limit of each day file (SQLite `max_page_count`): a write past it fails as disk full
+   * (`SQLITE_FULL`, a retryable `unavailable` error). Undefined (the default): no limit but the disk's.
+   */
+  readonly maxDayFileBytes?: number | undefined;
+  /** The clock retention reads at open (Unix ms); default `Date.now`. The server passes its own. */
+  readonly now?: (() => number) | undefined;
 }
 
-interface Pending {
-  readonly agentId: string;
-  /** Per UTC day, the batch's samples of that day. */
-  readonly byDay: Map<number, SampleRows>;
-  readonly total: number;
-  accepted: number;
-  failed: unknown;
-  readonly resolve: (r: AppendResult) => void;
-  readonly reject: (err: unknown) => void;
-}
+/** The smallest `walMaxBytes`: below a few pages every commit would checkpoint. */
+const MIN_WAL_MAX_BYTES = 64 * 1024;
 
 /**
- * The chunked engine (docs/storage.md): each accepted batch is appended to its day file's `wal_batches`
- * (batches waiting together share one transaction: group commit), and `appendBatch` resolves after that
- * commit. The samples go into an in-memory head of per-series chunks; a chunk full, spanning
+ * The chunked engine (docs/storage.md). Writes go to a writer thread (writer-worker.ts, writer-core.ts)
+ * that owns every write connection and the in-memory head: each accepted batch is appended to its day
+ * file's `wal_batches` (batches waiting together share one transaction: group commit) and
+ * `appendBatch` resolves after that commit. The head holds per-series chunks; a chunk full, spanning
  * `MAX_CHUNK_SPAN_MS` or idle `maxHeadAgeBatches` is encoded into `chunks`, and `wal_batches` rows
- * nothing in memory needs are deleted in the same transaction. Opening a day file replays its
- * `wal_batches`, so a crash loses nothing acked. Samples older than their series' last flushed chunk go
- * to `samples`. Queries merge chunks, stragglers and the head.
+ * nothing in memory needs are deleted. Opening replays `wal_batches`, so a crash loses nothing acked.
+ *
+ * Queries run on this thread with read-only connections of their own (one short read transaction per
+ * statement) plus a snapshot of the head taken from the writer for just the series and days asked, so
+ * a long query never stalls ingest. The writer's queue is bounded (`maxQueuedBatches`,
+ * `maxQueuedSamples`): past it `appendBatch` rejects at once with a retryable `busy` StorageError; a
+ * failed write (disk full, read-only file) rejects with a retryable `unavailable` one, nothing acked.
  *
  * Values must be finite (as in `SqliteStorageEngine`: stragglers live in a REAL column); timestamps
  * integers in [0, 9999-12-31]. Chunks keep values bit-exact, -0 included.
- *
- * All work runs synchronously on the caller's thread, between event-loop turns; moving the writer into a
- * worker thread is the next step (issue 6).
  */
 export class ChunkedStorageEngine implements StorageEngine {
   readonly #catalog: Catalog;
@@ -91,15 +111,12 @@ export class ChunkedStorageEngine implements StorageEngine {
   readonly #maxOpen: number;
   readonly #maxRawPoints: number;
   readonly #maxStepBuckets: number;
-  readonly #maxAge: number;
   readonly #retentionDays: number | undefined;
-  /** Open day files, with their head; in recency order (first = least recently used). */
-  readonly #heads = new Map<number, DayHead>();
-  #pending: Pending[] = [];
-  #drainScheduled = false;
-  /** Batches accepted so far: the clock of chunk ageing. */
-  #tick = 0;
-  #lastAgeScan = 0;
+  readonly #rollups: RollupStore | undefined;
+  readonly #beforeDelete: ((day: number, path: string) => boolean) | undefined;
+  readonly #writer: WriterClient;
+  /** Read-only connections by day, in recency order (first = least recently used). */
+  readonly #readers = new Map<number, DayFileReader>();
   #closed = false;
 
   private constructor(options: ChunkedStorageEngineOptions) {
@@ -113,92 +130,120 @@ export class ChunkedStorageEngine implements StorageEngine {
       MAX_RAW_POINTS_PER_SERIES,
     );
     this.#maxStepBuckets = positiveInteger("maxStepBuckets", options.maxStepBuckets, MAX_STEP_BUCKETS);
-    this.#maxAge = positiveInteger("maxHeadAgeBatches", options.maxHeadAgeBatches, MAX_HEAD_AGE_BATCHES);
+    const maxAge = positiveInteger("maxHeadAgeBatches", options.maxHeadAgeBatches, MAX_HEAD_AGE_BATCHES);
     this.#retentionDays =
       options.retentionDays === undefined
         ? undefined
         : positiveInteger("retentionDays", options.retentionDays, 1);
+    this.#rollups = options.rollups;
+    this.#beforeDelete = options.beforeDeleteDayFile;
+    const durability = options.durability ?? "process";
+    if (durability !== "process" && durability !== "power")
+      throw new StorageError(
+        "invalid_argument",
+        `durability must be "process" or "power", not ${JSON.stringify(durability)}`,
+      );
+    const walMaxBytes = positiveInteger("walMaxBytes", options.walMaxBytes, DEFAULT_WAL_MAX_BYTES);
+    if (walMaxBytes < MIN_WAL_MAX_BYTES)
+      throw new StorageError(
+        "invalid_argument",
+        `walMaxBytes must be at least ${MIN_WAL_MAX_BYTES}, not ${walMaxBytes}`,
+      );
+    const limits = {
+      maxBatches: positiveInteger("maxQueuedBatches", options.maxQueuedBatches, DEFAULT_MAX_QUEUED_BATCHES),
+      maxSamples: positiveInteger("maxQueuedSamples", options.maxQueuedSamples, DEFAULT_MAX_QUEUED_SAMPLES),
+    };
+    // Before the writer starts (and replays), so files past retention are not replayed only to be deleted.
+    const nowMs = (options.now ?? Date.now)();
+    this.#deleteDays(this.#daysPastRetention(nowMs), nowMs);
+    this.#writer = new WriterClient(
+      {
+        dataDir: options.dataDir,
+        maxOpenDays: this.#maxOpen,
+        maxHeadAgeBatches: maxAge,
+        durability,
+        walMaxBytes,
+        maxDayFileBytes:
+          options.maxDayFileBytes === undefined
+            ? undefined
+            : positiveInteger("maxDayFileBytes", options.maxDayFileBytes, 1),
+      },
+      limits,
+      this.#logger,
+    );
+    this.#logger?.info(
+      {
+        durability,
+        synchronous: durability === "power" ? "FULL" : "NORMAL",
+        walMaxBytes,
+        maxQueuedBatches: limits.maxBatches,
+        maxQueuedSamples: limits.maxSamples,
+      },
+      "storage engine opened",
+    );
   }
 
   /**
-   * Opens the engine and replays the `wal_batches` of every day file that has any (what a crash left),
-   * so their samples are in the head before the first query.
+   * Opens the engine: deletes day files past retention, then starts the writer thread, which replays
+   * the `wal_batches` of every day file that has any (what a crash left) before it answers anything,
+   * so those samples are in the head before the first query. A start-up failure of the writer (e.g. a
+   * day file of a newer format) rejects every later call.
    */
   static open(options: ChunkedStorageEngineOptions): ChunkedStorageEngine {
-    const engine = new ChunkedStorageEngine(options);
-    // Before recovery, so files past retention are not replayed only to be deleted.
-    engine.runRetention(Date.now());
-    engine.#recover();
-    return engine;
+    return new ChunkedStorageEngine(options);
   }
 
   /**
    * Deletes the day files (with their `-wal` and `-shm`) whose every sample is more than
    * `retentionDays` days older than `nowMs`: with N days, the file of UTC day d goes once d < today - N,
-   * so today and the N days before it stay. Never touches the current day or later ones. An open file is
-   * closed first (its head, if any, is dropped: those samples are past retention too). Returns the
-   * deleted day files' paths; nothing without `retentionDays`. The server calls it hourly.
+   * so today and the N days before it stay. Never touches the current day or later ones. The writer
+   * closes an open file first (its head, if any, is dropped: those samples are past retention too).
+   * Resolves to the deleted day files' paths; nothing without `retentionDays`. The server calls it hourly.
    */
-  runRetention(nowMs: number): string[] {
+  async runRetention(nowMs: number): Promise<string[]> {
     this.#assertOpen();
-    if (this.#retentionDays === undefined) return [];
     if (!Number.isSafeInteger(nowMs))
       throw new StorageError("invalid_argument", `runRetention: now ${nowMs} is not whole Unix milliseconds`);
-    const cutoff = dayNumber(nowMs) - this.#retentionDays;
-    const deleted: string[] = [];
-    for (const day of this.#daysWithFiles(Number.NEGATIVE_INFINITY, cutoff - 1)) {
-      const head = this.#heads.get(day);
-      if (head) {
-        head.file.close();
-        this.#heads.delete(day);
-      }
-      const path = join(this.#dir, dayNumberFileName(day));
-      // The -wal first: a -wal left behind by a crash here would be applied to a later file of that day.
-      for (const suffix of ["-wal", "-shm", ""]) rmSync(`${path}${suffix}`, { force: true });
-      deleted.push(path);
-    }
-    if (deleted.length > 0)
-      this.#logger?.info(
-        { files: deleted.length, retentionDays: this.#retentionDays, oldestKept: dayNumberFileName(cutoff) },
-        "retention deleted day files",
-      );
+    const days = this.#daysPastRetention(nowMs);
+    if (days.length === 0) return [];
+    for (const day of days) this.#dropReader(day);
+    const deleted = await this.#writer.runRetention(days);
+    this.#logRetention(deleted.length, nowMs);
     return deleted;
   }
 
-  /** How many day files are open now. */
+  /** How many day files this thread has open for reading now. */
   get openDayFiles(): number {
-    return this.#heads.size;
+    return this.#readers.size;
+  }
+
+  /** Batches and samples sent to the writer thread and not yet committed. */
+  get queued(): { batches: number; samples: number } {
+    return this.#writer.queued;
+  }
+
+  /** Changes `maxDayFileBytes` of every day file, open ones included; undefined lifts the limit. */
+  async setMaxDayFileBytes(bytes: number | undefined): Promise<void> {
+    this.#assertOpen();
+    if (bytes !== undefined) positiveInteger("maxDayFileBytes", bytes, 1);
+    await this.#writer.setMaxDayFileBytes(bytes);
   }
 
   async appendBatch(agentId: string, series: readonly SeriesSamples[]): Promise<AppendResult> {
     this.#assertOpen();
     const total = validateBatch(agentId, series);
     if (total === 0) return { accepted: 0, duplicates: 0 };
-    const ids = this.#catalog.seriesIds(agentId, series);
-    const byDay = new Map<number, SampleRows>();
-    for (let s = 0; s < series.length; s++) {
-      const { timestamps, values } = series[s] as SeriesSamples;
-      const id = ids[s] as number;
-      for (let i = 0; i < timestamps.length; i++) {
-        const ts = timestamps[i] as number;
-        const day = dayNumber(ts);
-        let rows = byDay.get(day);
-        if (!rows) {
-          rows = { seriesIds: [], timestamps: [], values: [] };
-          byDay.set(day, rows);
-        }
-        rows.seriesIds.push(id);
-        rows.timestamps.push(ts);
-        rows.values.push(values[i] as number);
-      }
+    // Refuse a full queue before any per-sample work.
+    this.#writer.reserve(total);
+    let days: DayColumns[];
+    try {
+      days = toDayColumns(this.#catalog.seriesIds(agentId, series), series, total);
+    } catch (err) {
+      this.#writer.release(total);
+      throw err;
     }
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.#pending.push({ agentId, byDay, total, accepted: 0, failed: undefined, resolve, reject });
-      if (!this.#drainScheduled) {
-        this.#drainScheduled = true;
-        setImmediate(() => this.#drain());
-      }
-    });
+    const accepted = await this.#writer.append(agentId, days, total);
+    return { accepted, duplicates: total - accepted };
   }
 
   queryRange(query: RangeQuery & { stepMs?: undefined }): Promise<SeriesRange<RawPoint>[]>;
@@ -212,9 +257,15 @@ export class ChunkedStorageEngine implements StorageEngine {
       .filter((s) => matchesLabels(s.labels, query.matchers));
     if (selected.length === 0) return [];
     const days = this.#daysWithFiles(dayNumber(query.fromMs), dayNumber(query.toMs));
-    return query.stepMs === undefined
-      ? this.#readRaw(query, selected, days)
-      : this.#readSteps(query, query.stepMs, selected, days);
+    const snap = await this.#snapshot(days, selected, query.fromMs, query.toMs);
+    const { stepMs } = query;
+    if (stepMs !== undefined && this.#rollups)
+      return stepQueryWithRollups(this.#rollups, query, stepMs, selected, days, (d) =>
+        this.#readSteps(query, stepMs, selected, d, snap),
+      );
+    return stepMs === undefined
+      ? this.#readRaw(query, selected, days, snap)
+      : this.#readSteps(query, stepMs, selected, days, snap);
   }
 
   /**
@@ -229,27 +280,27 @@ export class ChunkedStorageEngine implements StorageEngine {
       .findSeries({ agentId: query.agentId, metric: query.metric })
       .filter((s) => matchesLabels(s.labels, query.matchers));
     if (selected.length === 0) return [];
+    const days = this.#daysWithFiles(dayNumber(fromMs), dayNumber(toMs));
+    const snap = await this.#snapshot(days, selected, fromMs, toMs);
     const buffers = selected.map(() => new ValueBuffer());
-    for (const day of this.#daysWithFiles(dayNumber(fromMs), dayNumber(toMs))) {
-      const head = this.#head(day, false);
-      if (!head) continue;
+    for (const day of days) {
+      const reader = this.#reader(day);
+      const heads = snap.get(day);
       selected.forEach((s, i) => {
         const buf = buffers[i] as ValueBuffer;
-        for (const [start, end, , , , , data] of head.file.chunksInRange(s.id, fromMs, toMs)) {
-          const { timestamps, values } = decodeChunk(data);
-          const inside = start >= fromMs && end <= toMs;
-          for (let j = 0; j < timestamps.length; j++) {
-            const ts = timestamps[j] as number;
-            if (inside || (ts >= fromMs && ts <= toMs)) buf.push(values[j] as number);
+        const head = heads?.get(s.id);
+        if (reader) {
+          for (const [start, end, , , , , data] of reader.chunksInRange(s.id, fromMs, toMs, cutoffOf(head))) {
+            const { timestamps, values } = decodeChunk(data);
+            const inside = start >= fromMs && end <= toMs;
+            for (let j = 0; j < timestamps.length; j++) {
+              const ts = timestamps[j] as number;
+              if (inside || (ts >= fromMs && ts <= toMs)) buf.push(values[j] as number);
+            }
           }
+          for (const [, v] of reader.samplesInRange(s.id, fromMs, toMs)) buf.push(v);
         }
-        for (const [, v] of head.file.samplesInRange(s.id, fromMs, toMs)) buf.push(v);
-        for (const c of head.series.get(s.id) ?? []) {
-          for (let j = 0; j < c.ts.length; j++) {
-            const ts = c.ts[j] as number;
-            if (ts >= fromMs && ts <= toMs) buf.push(c.vs[j] as number);
-          }
-        }
+        if (head) for (const v of head.values) buf.push(v);
       });
     }
     return selected.flatMap((s, i) => {
@@ -271,21 +322,22 @@ export class ChunkedStorageEngine implements StorageEngine {
       throw new StorageError("invalid_query", "query has an empty agent id");
     const series = this.#catalog.findSeries({ agentId: query.agentId, metric: query.metric });
     if (series.length === 0) return [];
+    const inHead = new Map<number, Map<number, RawPoint>>();
+    for (const h of await this.#writer.latest(series.map((s) => s.id))) {
+      const m = inHead.get(h.day) ?? new Map<number, RawPoint>();
+      inHead.set(h.day, m);
+      m.set(h.id, [h.ts, h.value]);
+    }
     const found = new Array<RawPoint | undefined>(series.length);
     let remaining = series.map((_, i) => i);
     const days = this.#daysWithFiles(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY).reverse();
     for (const day of days) {
       if (remaining.length === 0) break;
-      const head = this.#head(day, false);
-      if (!head) continue;
+      const heads = inHead.get(day);
+      const reader = this.#reader(day);
       remaining = remaining.filter((i) => {
         const id = (series[i] as SeriesInfo).id;
-        const chunks = head.series.get(id);
-        const open = chunks?.[chunks.length - 1];
-        const p: RawPoint | undefined =
-          open && open.ts.length > 0
-            ? [open.ts[open.ts.length - 1] as number, open.vs[open.vs.length - 1] as number]
-            : head.file.lastStored(id);
+        const p = heads?.get(id) ?? reader?.lastStored(id);
         found[i] = p;
         return p === undefined;
       });
@@ -304,184 +356,123 @@ export class ChunkedStorageEngine implements StorageEngine {
     return this.#catalog.findSeries(filter);
   }
 
-  /** Writes what is still pending, flushes every head into chunks (emptying `wal_batches`) and closes. */
+  /** Commits what is queued, flushes every head into chunks (emptying `wal_batches`) and closes. */
   async close(): Promise<void> {
     if (this.#closed) throw new StorageError("closed", "storage engine is already closed");
-    if (this.#pending.length > 0) this.#drain();
     this.#closed = true;
-    let firstError: unknown;
-    for (const head of this.#heads.values()) {
-      try {
-        head.sealOlderThan(Number.POSITIVE_INFINITY);
-        head.flush();
-      } catch (err) {
-        // The rows stay in wal_batches and are replayed on the next start.
-        this.#logger?.error({ err, path: head.file.path }, "could not flush the head at close");
-        firstError ??= err;
-      }
-      head.file.close();
-    }
-    this.#heads.clear();
+    for (const r of this.#readers.values()) r.close();
+    this.#readers.clear();
+    await this.#writer.close();
     this.#logger?.debug("storage engine closed");
-    if (firstError) throw firstError;
   }
 
-  /** Writes every waiting batch: one transaction per day file for all of them, then flushes full chunks. */
-  #drain(): void {
-    this.#drainScheduled = false;
-    const batch = this.#pending;
-    this.#pending = [];
-    if (batch.length === 0) return;
-    const days = new Set<number>();
-    for (const p of batch) for (const d of p.byDay.keys()) days.add(d);
-    for (const day of [...days].sort((a, b) => a - b)) {
-      const users = batch.filter((p) => p.byDay.has(day) && p.failed === undefined);
-      if (users.length === 0) continue;
-      try {
-        const head = this.#head(day, true) as DayHead;
-        const counts = head.file.transaction(() =>
-          users.map((p) => {
-            const rows = p.byDay.get(day) as SampleRows;
-            const seq = head.file.appendWal(p.agentId, encodeWalBatch(rows));
-            const tick = ++this.#tick;
-            let accepted = 0;
-            for (let i = 0; i < rows.seriesIds.length; i++) {
-              const r = head.apply(
-                rows.seriesIds[i] as number,
-                rows.timestamps[i] as number,
-                rows.values[i] as number,
-                seq,
-                tick,
-              );
-              if (r === Applied.Accepted) accepted++;
-            }
-            return accepted;
-          }),
-        );
-        users.forEach((p, i) => {
-          p.accepted += counts[i] as number;
-        });
-      } catch (err) {
-        for (const p of users) p.failed = err;
-      }
-    }
-    for (const p of batch) {
-      if (p.failed !== undefined) p.reject(p.failed);
-      else p.resolve({ accepted: p.accepted, duplicates: p.total - p.accepted });
-    }
-    this.#flushHeads();
+  /** The head's points of the selected series in the range, per day then series id. */
+  async #snapshot(
+    days: number[],
+    selected: readonly SeriesInfo[],
+    fromMs: number,
+    toMs: number,
+  ): Promise<Map<number, Map<number, HeadSnapshotSeries>>> {
+    const out = new Map<number, Map<number, HeadSnapshotSeries>>();
+    if (days.length === 0) return out;
+    const snap: HeadSnapshotDay[] = await this.#writer.snapshot(
+      days,
+      selected.map((s) => s.id),
+      fromMs,
+      toMs,
+    );
+    for (const d of snap) out.set(d.day, new Map(d.series.map((s) => [s.id, s])));
+    return out;
   }
 
-  /** Flushes sealed chunks (and, now and then, chunks idle too long); a failure is logged and retried later. */
-  #flushHeads(): void {
-    const scan = this.#tick - this.#lastAgeScan >= AGE_SCAN_INTERVAL_BATCHES;
-    if (scan) this.#lastAgeScan = this.#tick;
-    for (const [day, head] of this.#heads) {
-      try {
-        if (scan) head.sealOlderThan(this.#tick - this.#maxAge);
-        head.flush();
-      } catch (err) {
-        this.#logger?.error({ err, path: head.file.path }, "could not flush chunks; will retry");
-        continue;
-      }
-      if (head.empty && this.#heads.size > this.#maxOpen) {
-        head.file.close();
-        this.#heads.delete(day);
-      }
-    }
-  }
-
-  /** The head of `day`, opening (and replaying) its file; undefined when the file is missing and `create` is false. */
-  #head(day: number, create: boolean): DayHead | undefined {
-    const cached = this.#heads.get(day);
+  /** The read connection of `day`; undefined when the file is missing (or not yet initialised). */
+  #reader(day: number): DayFileReader | undefined {
+    const cached = this.#readers.get(day);
     if (cached) {
-      this.#heads.delete(day);
-      this.#heads.set(day, cached);
+      this.#readers.delete(day);
+      this.#readers.set(day, cached);
       return cached;
     }
-    const path = join(this.#dir, dayNumberFileName(day));
-    if (create) mkdirSync(this.#dir, { recursive: true });
-    let file: ChunkDayFile;
-    try {
-      file = ChunkDayFile.open(path, day, create);
-    } catch (err) {
-      if (!create && err instanceof Error && "code" in err && err.code === "SQLITE_CANTOPEN")
-        return undefined;
-      throw err;
+    const reader = DayFileReader.open(join(this.#dir, dayNumberFileName(day)), day);
+    if (!reader) return undefined;
+    this.#readers.set(day, reader);
+    while (this.#readers.size > this.#maxOpen) {
+      const [oldestDay, oldest] = this.#readers.entries().next().value as [number, DayFileReader];
+      this.#readers.delete(oldestDay);
+      oldest.close();
     }
-    const head = new DayHead(file);
-    this.#heads.set(day, head);
-    this.#replay(head);
-    this.#evict();
-    return head;
+    return reader;
   }
 
-  /** Applies the file's `wal_batches` rows to its head, then flushes what that sealed. */
-  #replay(head: DayHead): void {
-    const rows = head.file.walRows();
-    if (rows.length === 0) return;
-    let samples = 0;
-    head.file.transaction(() => {
-      for (const [seq, r] of rows) {
-        const tick = ++this.#tick;
-        for (let i = 0; i < r.seriesIds.length; i++) {
-          head.apply(r.seriesIds[i] as number, r.timestamps[i] as number, r.values[i] as number, seq, tick);
-        }
-        samples += r.seriesIds.length;
-      }
-    });
-    head.flush();
-    this.#logger?.info(
-      { path: head.file.path, batches: rows.length, samples },
-      "replayed wal_batches into the head",
+  #dropReader(day: number): void {
+    const r = this.#readers.get(day);
+    if (r) {
+      r.close();
+      this.#readers.delete(day);
+    }
+  }
+
+  /** Days past retention whose deletion `beforeDeleteDayFile` allows. */
+  #daysPastRetention(nowMs: number): number[] {
+    if (this.#retentionDays === undefined) return [];
+    const cutoff = dayNumber(nowMs) - this.#retentionDays;
+    return this.#daysWithFiles(Number.NEGATIVE_INFINITY, cutoff - 1).filter(
+      (day) => !this.#beforeDelete || this.#beforeDelete(day, join(this.#dir, dayNumberFileName(day))),
     );
   }
 
-  /** Closes least recently used files beyond `maxOpen` whose head holds nothing. */
-  #evict(): void {
-    if (this.#heads.size <= this.#maxOpen) return;
-    for (const [day, head] of this.#heads) {
-      if (this.#heads.size <= this.#maxOpen) break;
-      if (!head.empty) continue;
-      head.file.close();
-      this.#heads.delete(day);
+  /** At open, before the writer runs: nothing has the files open yet. */
+  #deleteDays(days: number[], nowMs: number): void {
+    for (const day of days) {
+      const path = join(this.#dir, dayNumberFileName(day));
+      // The -wal first: a -wal left behind by a crash here would be applied to a later file of that day.
+      for (const suffix of ["-wal", "-shm", ""]) rmSync(`${path}${suffix}`, { force: true });
     }
+    this.#logRetention(days.length, nowMs);
   }
 
-  /** Opens every day file once at start so crashed `wal_batches` are replayed, then closes the idle ones. */
-  #recover(): void {
-    for (const day of this.#daysWithFiles(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY)) {
-      const head = this.#head(day, false);
-      if (head?.empty) {
-        head.file.close();
-        this.#heads.delete(day);
-      }
-    }
+  #logRetention(files: number, nowMs: number): void {
+    if (files > 0 && this.#retentionDays !== undefined)
+      this.#logger?.info(
+        {
+          files,
+          retentionDays: this.#retentionDays,
+          oldestKept: dayNumberFileName(dayNumber(nowMs) - this.#retentionDays),
+        },
+        "retention deleted day files",
+      );
   }
 
-  #readRaw(query: RangeQuery, selected: SeriesInfo[], days: number[]): SeriesRange<RawPoint>[] {
+  #readRaw(
+    query: RangeQuery,
+    selected: SeriesInfo[],
+    days: number[],
+    snap: Map<number, Map<number, HeadSnapshotSeries>>,
+  ): SeriesRange<RawPoint>[] {
     const { fromMs, toMs } = query;
     const points = selected.map((): RawPoint[] => []);
     for (const day of days) {
-      const head = this.#head(day, false);
-      if (!head) continue;
+      const reader = this.#reader(day);
+      const heads = snap.get(day);
       selected.forEach((s, i) => {
         const out: RawPoint[] = [];
-        for (const [, , , , , , data] of head.file.chunksInRange(s.id, fromMs, toMs)) {
-          const { timestamps, values } = decodeChunk(data);
-          for (let j = 0; j < timestamps.length; j++) {
-            const ts = timestamps[j] as number;
-            if (ts >= fromMs && ts <= toMs) out.push([ts, values[j] as number]);
+        const head = heads?.get(s.id);
+        let unsorted = false;
+        if (reader) {
+          for (const [, , , , , , data] of reader.chunksInRange(s.id, fromMs, toMs, cutoffOf(head))) {
+            const { timestamps, values } = decodeChunk(data);
+            for (let j = 0; j < timestamps.length; j++) {
+              const ts = timestamps[j] as number;
+              if (ts >= fromMs && ts <= toMs) out.push([ts, values[j] as number]);
+            }
           }
+          const stragglers = reader.samplesInRange(s.id, fromMs, toMs);
+          unsorted = stragglers.length > 0;
+          for (const p of stragglers) out.push(p);
         }
-        const stragglers = head.file.samplesInRange(s.id, fromMs, toMs);
-        let unsorted = stragglers.length > 0;
-        for (const p of stragglers) out.push(p);
-        for (const c of head.series.get(s.id) ?? []) {
-          for (let j = 0; j < c.ts.length; j++) {
-            const ts = c.ts[j] as number;
-            if (ts >= fromMs && ts <= toMs) out.push([ts, c.vs[j] as number]);
-          }
+        if (head && head.timestamps.length > 0) {
+          for (let j = 0; j < head.timestamps.length; j++)
+            out.push([head.timestamps[j] as number, head.values[j] as number]);
           unsorted = true;
         }
         if (unsorted) out.sort((a, b) => a[0] - b[0]);
@@ -507,6 +498,7 @@ export class ChunkedStorageEngine implements StorageEngine {
     stepMs: number,
     selected: SeriesInfo[],
     days: number[],
+    snap: Map<number, Map<number, HeadSnapshotSeries>>,
   ): SeriesRange<BucketPoint>[] {
     const { fromMs, toMs } = query;
     const buckets = selected.map(() => new Map<number, [number, number, number, number]>());
@@ -527,26 +519,35 @@ export class ChunkedStorageEngine implements StorageEngine {
       } else acc.set(k, [sum, min, max, count]);
     };
     for (const day of days) {
-      const head = this.#head(day, false);
-      if (!head) continue;
+      const reader = this.#reader(day);
+      const heads = snap.get(day);
       selected.forEach((s, i) => {
         const acc = buckets[i] as Map<number, [number, number, number, number]>;
         const one = (ts: number, v: number) => {
           if (ts >= fromMs && ts <= toMs) add(acc, Math.floor((ts - fromMs) / stepMs), v, v, v, 1);
         };
-        for (const [start, end, count, min, max, sum, data] of head.file.chunksInRange(s.id, fromMs, toMs)) {
-          const k = Math.floor((start - fromMs) / stepMs);
-          if (start >= fromMs && end <= toMs && Math.floor((end - fromMs) / stepMs) === k) {
-            // The whole chunk is in one bucket: its aggregate columns answer without decoding.
-            add(acc, k, sum, min, max, count);
-            continue;
+        const head = heads?.get(s.id);
+        if (reader) {
+          for (const [start, end, count, min, max, sum, data] of reader.chunksInRange(
+            s.id,
+            fromMs,
+            toMs,
+            cutoffOf(head),
+          )) {
+            const k = Math.floor((start - fromMs) / stepMs);
+            if (start >= fromMs && end <= toMs && Math.floor((end - fromMs) / stepMs) === k) {
+              // The whole chunk is in one bucket: its aggregate columns answer without decoding.
+              add(acc, k, sum, min, max, count);
+              continue;
+            }
+            const { timestamps, values } = decodeChunk(data);
+            for (let j = 0; j < timestamps.length; j++) one(timestamps[j] as number, values[j] as number);
           }
-          const { timestamps, values } = decodeChunk(data);
-          for (let j = 0; j < timestamps.length; j++) one(timestamps[j] as number, values[j] as number);
+          for (const [ts, v] of reader.samplesInRange(s.id, fromMs, toMs)) one(ts, v);
         }
-        for (const [ts, v] of head.file.samplesInRange(s.id, fromMs, toMs)) one(ts, v);
-        for (const c of head.series.get(s.id) ?? [])
-          for (let j = 0; j < c.ts.length; j++) one(c.ts[j] as number, c.vs[j] as number);
+        if (head)
+          for (let j = 0; j < head.timestamps.length; j++)
+            one(head.timestamps[j] as number, head.values[j] as number);
       });
     }
     return selected.flatMap((s, i) => {
@@ -580,4 +581,62 @@ export class ChunkedStorageEngine implements StorageEngine {
   #assertOpen(): void {
     if (this.#closed) throw new StorageError("closed", "storage engine is closed");
   }
+}
+
+/** Chunks starting after this were flushed after the head snapshot (which has their samples). */
+function cutoffOf(head: HeadSnapshotSeries | undefined): number {
+  return head ? head.flushedEnd : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * A batch's samples as columns per UTC day, in Float64Arrays the writer thread gets by transfer. One
+ * pass for the usual batch (one tick, one day); a batch crossing midnight is split in a second pass.
+ */
+function toDayColumns(ids: readonly number[], series: readonly SeriesSamples[], total: number): DayColumns[] {
+  const seriesIds = new Float64Array(total);
+  const timestamps = new Float64Array(total);
+  const values = new Float64Array(total);
+  let k = 0;
+  let first = 0;
+  let mixed = false;
+  for (let s = 0; s < series.length; s++) {
+    const { timestamps: ts, values: vs } = series[s] as SeriesSamples;
+    const id = ids[s] as number;
+    for (let i = 0; i < ts.length; i++) {
+      const t = ts[i] as number;
+      const day = dayNumber(t);
+      if (k === 0) first = day;
+      else if (day !== first) mixed = true;
+      seriesIds[k] = id;
+      timestamps[k] = t;
+      values[k] = vs[i] as number;
+      k++;
+    }
+  }
+  if (!mixed) return [{ day: first, seriesIds, timestamps, values }];
+  const counts = new Map<number, number>();
+  for (let j = 0; j < total; j++) {
+    const day = dayNumber(timestamps[j] as number);
+    counts.set(day, (counts.get(day) ?? 0) + 1);
+  }
+  const out = new Map<number, { cols: DayColumns; n: number }>();
+  for (const [day, n] of counts)
+    out.set(day, {
+      cols: {
+        day,
+        seriesIds: new Float64Array(n),
+        timestamps: new Float64Array(n),
+        values: new Float64Array(n),
+      },
+      n: 0,
+    });
+  for (let j = 0; j < total; j++) {
+    const t = timestamps[j] as number;
+    const o = out.get(dayNumber(t)) as { cols: DayColumns; n: number };
+    o.cols.seriesIds[o.n] = seriesIds[j] as number;
+    o.cols.timestamps[o.n] = t;
+    o.cols.values[o.n] = values[j] as number;
+    o.n++;
+  }
+  return [...out.values()].map((o) => o.cols);
 }

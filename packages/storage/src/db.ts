@@ -20,10 +20,25 @@ export interface OpenDbOptions {
   readonly create: boolean;
   /** `PRAGMA foreign_keys = ON`; the catalog wants it, sample files have no foreign keys. */
   readonly foreignKeys?: boolean;
+  /** `PRAGMA synchronous`: NORMAL (the default) or FULL (fsync every commit); see `Durability`. */
+  readonly synchronous?: "NORMAL" | "FULL" | undefined;
 }
 
 /**
- * Opens (or creates) a database file for writing, in WAL mode with `synchronous = NORMAL`.
+ * What an acknowledged write survives: `process` (SQLite `synchronous = NORMAL`: a crash of this
+ * process, not a power loss or kernel crash, which can drop the last commits but never corrupt a file)
+ * or `power` (`synchronous = FULL`: every commit is fsynced before it is acknowledged).
+ */
+export type Durability = "process" | "power";
+
+/** The `synchronous` pragma a durability mode needs. */
+export function synchronousFor(durability: Durability): "NORMAL" | "FULL" {
+  return durability === "power" ? "FULL" : "NORMAL";
+}
+
+/**
+ * Opens (or creates) a database file for writing, in WAL mode with `synchronous = NORMAL` (or the
+ * `synchronous` option).
  *
  * Durability: in WAL mode with NORMAL, a commit is in the WAL file (the OS page cache) when `run`
  * returns, so it survives a crash of this process; the WAL is fsynced at checkpoints, so a power loss
@@ -36,7 +51,7 @@ export function openWritableDb(path: string, options: OpenDbOptions): WritableDb
     const mode = db.pragma("journal_mode = WAL", { simple: true });
     if (mode !== "wal")
       throw new Error(`${path}: could not switch to WAL mode (journal_mode is "${String(mode)}")`);
-    db.pragma("synchronous = NORMAL");
+    db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // Set both ways: better-sqlite3 builds default it to ON, plain SQLite to OFF.
     db.pragma(`foreign_keys = ${options.foreignKeys ? "ON" : "OFF"}`);

@@ -150,6 +150,15 @@ export class DayHead {
     return this.series.size === 0;
   }
 
+  /**
+   * The newest timestamp the series has in the file's `chunks` or `samples` (-1: none). Every chunk
+   * flushed later starts after it, which is how a reader tells the chunks it must not count twice
+   * (their samples are in its head snapshot) from the ones it must read.
+   */
+  flushedEnd(seriesId: number): number {
+    return this.#lastFlushed(seriesId);
+  }
+
   #lastFlushed(seriesId: number): number {
     let end = this.#flushedEnd.get(seriesId);
     if (end === undefined) {

@@ -1,4 +1,17 @@
 export {
+  ALERT_HISTORY_SQL,
+  type AlertHistoryPage,
+  type AlertHistoryQuery,
+  type AlertHistoryRow,
+  type AlertTableChanges,
+  AlertTables,
+  DEFAULT_ALERT_HISTORY_LIMIT,
+  MAX_ALERT_HISTORY_LIMIT,
+  type StoredAlertAck,
+  type StoredAlertHistoryEntry,
+  type StoredAlertState,
+} from "./alert-tables.js";
+export {
   type AgentHello,
   Catalog,
   DEFAULT_SERIES_CACHE_SIZE,
@@ -16,6 +29,9 @@ export {
 export {
   ChunkedStorageEngine,
   type ChunkedStorageEngineOptions,
+  DEFAULT_MAX_QUEUED_BATCHES,
+  DEFAULT_MAX_QUEUED_SAMPLES,
+  DEFAULT_WAL_MAX_BYTES,
   MAX_HEAD_AGE_BATCHES,
 } from "./chunked-engine.js";
 export {
@@ -31,9 +47,18 @@ export {
 } from "./data-dir-layout.js";
 export { DAY_FILE_FORMAT_VERSION } from "./day-file.js";
 export { DEFAULT_MAX_OPEN_DAYS } from "./day-file-cache.js";
-export { openReadonlyDb, openWritableDb, type ReadableDb, type WritableDb } from "./db.js";
+export {
+  type Durability,
+  openReadonlyDb,
+  openWritableDb,
+  type ReadableDb,
+  type WritableDb,
+} from "./db.js";
 export { MAX_CHUNK_SAMPLES } from "./head.js";
 export { CATALOG_SCHEMA_VERSION } from "./migrate.js";
+export { type QuarantinedFile, type QuarantineOptions, quarantineBadDayFiles } from "./quarantine.js";
+export { FINALIZE_AFTER_DAYS, RollupBuilder, type RollupRunSummary } from "./rollup-builder.js";
+export { HOUR_MS, MINUTE_MS, ROLLUPS_FILE_NAME, RollupStore } from "./rollups.js";
 export {
   MAX_RAW_POINTS_PER_SERIES,
   MAX_STEP_BUCKETS,
@@ -41,6 +66,7 @@ export {
   type SqliteStorageEngineOptions,
 } from "./sqlite-engine.js";
 export { summarizeValues } from "./stats.js";
+export { checkDbFile, checkStorage, type FileCheck, storageFilePaths } from "./storage-check.js";
 export type {
   AppendResult,
   BucketPoint,
@@ -53,4 +79,9 @@ export type {
   StatsQuery,
   StorageEngine,
 } from "./storage-engine.js";
-export { isStorageError, StorageError, type StorageErrorCode } from "./storage-error.js";
+export {
+  isRetryableStorageError,
+  isStorageError,
+  StorageError,
+  type StorageErrorCode,
+} from "./storage-error.js";

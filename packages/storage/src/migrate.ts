@@ -1,6 +1,7 @@
 import type { Logger } from "@vigil/common";
 import { userVersion, type WritableDb } from "./db.js";
 import { migrate0001 } from "./migrations/0001-initial.js";
+import { migrate0002 } from "./migrations/0002-alerts.js";
 import { StorageError } from "./storage-error.js";
 
 /** One schema step: `up` runs inside the runner's transaction, which also bumps `user_version`. */
@@ -11,7 +12,10 @@ export interface Migration {
 }
 
 /** The catalog's migrations in order; a new one is a file `migrations/NNNN-slug.ts` added here. */
-export const CATALOG_MIGRATIONS: readonly Migration[] = [{ version: 1, slug: "initial", up: migrate0001 }];
+export const CATALOG_MIGRATIONS: readonly Migration[] = [
+  { version: 1, slug: "initial", up: migrate0001 },
+  { version: 2, slug: "alerts", up: migrate0002 },
+];
 
 /** The `user_version` a fully migrated catalog has. */
 export const CATALOG_SCHEMA_VERSION: number = CATALOG_MIGRATIONS.length;

@@ -55,7 +55,7 @@ describe("retention", () => {
     await fill(engine, [-5, -4, -3, -2, -1, 0, 1]);
     expect(files().filter((n) => n.endsWith(".db"))).toHaveLength(7);
     expect(files().some((n) => n === `${fileOf(-5)}-wal`)).toBe(true);
-    const deleted = engine.runRetention(Date.now());
+    const deleted = await engine.runRetention(Date.now());
     expect(deleted.map((p) => p.slice(-13))).toEqual([fileOf(-5), fileOf(-4), fileOf(-3)]);
     // Today, the two days before it and tomorrow stay; the deleted ones leave no -wal or -shm.
     expect(files().filter((n) => n.endsWith(".db"))).toEqual([fileOf(-2), fileOf(-1), fileOf(0), fileOf(1)]);
@@ -69,8 +69,8 @@ describe("retention", () => {
     });
     expect(got[0]?.points).toEqual([-2, -1, 0, 1].map((o) => [noon(o), o]));
     // Nothing more to delete; a later day's run deletes the next file; writing still works.
-    expect(engine.runRetention(Date.now())).toEqual([]);
-    expect(engine.runRetention(Date.now() + DAY_MS).map((p) => p.slice(-13))).toEqual([fileOf(-2)]);
+    expect(await engine.runRetention(Date.now())).toEqual([]);
+    expect((await engine.runRetention(Date.now() + DAY_MS)).map((p) => p.slice(-13))).toEqual([fileOf(-2)]);
     await fill(engine, [0]);
     expect(await engine.latest({ agentId: "a" })).toEqual([
       { metric: "m", labels: {}, ts: noon(1), value: 1 },
@@ -80,7 +80,7 @@ describe("retention", () => {
   it("runs at open, and keeps everything without retentionDays", async () => {
     const first = openStore();
     await fill(first.engine, [-3, -2, 0]);
-    expect(first.engine.runRetention(Date.now() + 100 * DAY_MS)).toEqual([]);
+    expect(await first.engine.runRetention(Date.now() + 100 * DAY_MS)).toEqual([]);
     await first.close();
     expect(files()).toEqual([fileOf(-3), fileOf(-2), fileOf(0)]);
     const second = openStore(2);

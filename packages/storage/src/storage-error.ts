@@ -1,6 +1,8 @@
 /**
  * Why a storage call was refused. The HTTP layer maps `invalid_query` and `too_many_points` to 400,
- * `invalid_batch` to a rejected batch, the rest to 500.
+ * `invalid_batch` to a rejected batch, the rest to 500. `busy` (the writer's queue is full) and
+ * `unavailable` (a write failed: disk full, read-only file, I/O error) are retryable: nothing of the
+ * batch was acked, and the same batch sent again later can succeed.
  */
 export type StorageErrorCode =
   | "invalid_batch"
@@ -8,7 +10,9 @@ export type StorageErrorCode =
   | "too_many_points"
   | "closed"
   | "newer_schema"
-  | "invalid_argument";
+  | "invalid_argument"
+  | "busy"
+  | "unavailable";
 
 /** A refusal by the catalog or a storage engine; `message` says exactly what was wrong. */
 export class StorageError extends Error {
@@ -24,4 +28,9 @@ export class StorageError extends Error {
 /** Narrows a caught value to a `StorageError`. */
 export function isStorageError(value: unknown): value is StorageError {
   return value instanceof Error && value.name === "StorageError" && "code" in value;
+}
+
+/** Whether the call can succeed if made again later (`busy`, `unavailable`): the caller keeps the batch. */
+export function isRetryableStorageError(value: unknown): value is StorageError {
+  return isStorageError(value) && (value.code === "busy" || value.code === "unavailable");
 }

@@ -6,11 +6,11 @@
  * written once to the SQLite WAL and once at checkpoint, then freed when the samples are in chunks.
  */
 
-/** Samples of one day in columnar form. */
+/** Samples of one day in columnar form (arrays, or the Float64Arrays the writer thread receives). */
 export interface SampleRows {
-  readonly seriesIds: number[];
-  readonly timestamps: number[];
-  readonly values: number[];
+  readonly seriesIds: ArrayLike<number>;
+  readonly timestamps: ArrayLike<number>;
+  readonly values: ArrayLike<number>;
 }
 
 export function encodeWalBatch(rows: SampleRows): Buffer {
@@ -36,7 +36,11 @@ export function decodeWalBatch(buf: Uint8Array): SampleRows {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const cursor = { pos: 0 };
   const n = readVarint(b, cursor);
-  const rows: SampleRows = { seriesIds: new Array(n), timestamps: new Array(n), values: new Array(n) };
+  const rows = {
+    seriesIds: new Array<number>(n),
+    timestamps: new Array<number>(n),
+    values: new Array<number>(n),
+  };
   let id = 0;
   let ts = 0;
   for (let i = 0; i < n; i++) {
