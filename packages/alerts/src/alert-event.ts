@@ -1,9 +1,10 @@
 import type { Labels } from "@vigil/common";
 import type { AlertEventType } from "./alert-state.js";
+import type { Acknowledgement } from "./alert-store.js";
 import type { RuleKind, Severity } from "./rule.js";
 
 /** Why a `resolved` event was sent. */
-export type ResolveReason = "condition" | "series_gone" | "rule_removed";
+export type ResolveReason = "condition" | "series_gone" | "rule_removed" | "suppressed";
 
 /** A notification-worthy change of one alert, handed to the sink. */
 export interface AlertEvent {
@@ -55,4 +56,6 @@ export interface ActiveAlert {
   readonly firedAt: number | undefined;
   /** When the last firing/repeat notification went out; undefined while pending. */
   readonly lastSentAt: number | undefined;
+  /** Set while acknowledged (an expired acknowledgement stays until the alert resolves). */
+  readonly ack: Acknowledgement | undefined;
 }

@@ -1,6 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { isAckError } from "./ack-error.js";
 import type { AlertEvent } from "./alert-event.js";
+import { MemoryAlertStore } from "./alert-store.js";
 import { AlertEngine } from "./engine.js";
 import { one, RecordingSink, rules } from "./test-support.js";
 
@@ -21,7 +23,11 @@ const rule = {
 type Command =
   | { readonly kind: "sample"; readonly series: number; readonly value: number; readonly dt: number }
   | { readonly kind: "tick"; readonly dt: number }
-  | { readonly kind: "reload" };
+  | { readonly kind: "reload" }
+  /** A server restart: a new engine over the same store. */
+  | { readonly kind: "restart"; readonly dt: number }
+  /** Acknowledge series k's alert, for `ttl` ms (0: until it resolves). */
+  | { readonly kind: "ack"; readonly series: number; readonly ttl: number };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
   {
@@ -38,6 +44,18 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant("tick" as const), dt: fc.integer({ min: 0, max: 90_000 }) }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: "reload" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("restart" as const), dt: fc.integer({ min: 0, max: 30_000 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("ack" as const),
+      series: fc.integer({ min: 0, max: 2 }),
+      ttl: fc.constantFrom(0, 30_000, 120_000),
+    }),
+  },
 );
 
 /**
@@ -50,15 +68,22 @@ interface ModelSeries {
   firing: boolean;
   lastSentAt: number;
   falseSince: number | undefined;
+  /** While acknowledged: when the acknowledgement expires (Infinity: until resolved). */
+  ackUntil: number | undefined;
 }
 
 describe("AlertEngine against a model (fast-check)", () => {
-  it("misses no transition and never notifies twice within repeat_interval; reloads send nothing", () => {
+  it("misses no transition and never notifies twice within repeat_interval across restarts and acks; reloads send nothing", () => {
     fc.assert(
       fc.property(fc.array(command, { minLength: 1, maxLength: 120 }), (commands) => {
         const sink = new RecordingSink();
-        const engine = new AlertEngine({ sink, now: 0, staleAfterMs: 3_600_000 });
-        engine.setRules(rules(rule), 0);
+        const store = new MemoryAlertStore();
+        const newEngine = (at: number) => {
+          const e = new AlertEngine({ sink, now: at, staleAfterMs: 3_600_000, store });
+          e.setRules(rules(rule), at);
+          return e;
+        };
+        let engine = newEngine(0);
         const model = new Map<number, ModelSeries>();
         let now = 0;
         let ts = 0;
@@ -72,7 +97,7 @@ describe("AlertEngine against a model (fast-check)", () => {
               m.firing = true;
               m.lastSentAt = now;
               expectedEvents.push(`${k}:${now}:firing`);
-            } else if (m.firing && now - m.lastSentAt >= REPEAT_MS) {
+            } else if (m.firing && now - m.lastSentAt >= REPEAT_MS && !acked(m)) {
               m.lastSentAt = now;
               expectedEvents.push(`${k}:${now}:repeat`);
             }
@@ -84,7 +109,7 @@ describe("AlertEngine against a model (fast-check)", () => {
           }
           m.falseSince ??= now;
           if (now - m.falseSince < KEEP_MS) {
-            if (now - m.lastSentAt >= REPEAT_MS) {
+            if (now - m.lastSentAt >= REPEAT_MS && !acked(m)) {
               m.lastSentAt = now;
               expectedEvents.push(`${k}:${now}:repeat`);
             }
@@ -93,13 +118,44 @@ describe("AlertEngine against a model (fast-check)", () => {
           m.firing = false;
           m.activeAt = undefined;
           m.falseSince = undefined;
+          m.ackUntil = undefined;
           expectedEvents.push(`${k}:${now}:resolved`);
         };
+        const acked = (m: ModelSeries) => m.ackUntil !== undefined && now < m.ackUntil;
         for (const c of commands) {
           if (c.kind === "reload") {
             const before = sink.events.length;
             engine.setRules(rules(rule), now);
             expect(sink.events.length).toBe(before);
+            continue;
+          }
+          if (c.kind === "restart") {
+            // Nothing is sent by a restart itself: not on the way down, not on the way up.
+            engine.flush();
+            now += c.dt;
+            const before = sink.events.length;
+            engine = newEngine(now);
+            engine.flush();
+            expect(sink.events.length).toBe(before);
+            continue;
+          }
+          if (c.kind === "ack") {
+            const m = model.get(c.series);
+            const active = engine.activeAlerts().find((a) => a.labels.k === String(c.series));
+            const input = { by: "model", comment: "", expiresAt: c.ttl > 0 ? now + c.ttl : undefined };
+            if (m?.firing) {
+              engine.acknowledge(active?.fingerprint as string, input, now);
+              m.ackUntil = c.ttl > 0 ? now + c.ttl : Number.POSITIVE_INFINITY;
+            } else {
+              let err: unknown;
+              try {
+                engine.acknowledge(active?.fingerprint ?? "none", input, now);
+              } catch (e) {
+                err = e;
+              }
+              expect(isAckError(err)).toBe(true);
+            }
+            engine.flush();
             continue;
           }
           now += c.dt;
@@ -114,6 +170,7 @@ describe("AlertEngine against a model (fast-check)", () => {
                 firing: false,
                 lastSentAt: 0,
                 falseSince: undefined,
+                ackUntil: undefined,
               };
               model.set(c.series, m);
             }
@@ -124,6 +181,7 @@ describe("AlertEngine against a model (fast-check)", () => {
               if (m.activeAt !== undefined || m.firing) step(k, m, m.lastTrue);
             }
           }
+          engine.flush();
         }
         const got = sink.events.map((e: AlertEvent) => `${e.labels.k}:${e.at}:${e.type}`);
         // Order within one `now` may differ between series; compare per series.

@@ -1,4 +1,6 @@
 import type { Labels, SeriesSamples } from "@vigil/common";
+import { AckError } from "./ack-error.js";
+import { type AgentSettings, type OfflineSuppression, offlineSuppression } from "./agent-settings.js";
 import type { ActiveAlert, AlertEvent, AlertSink, ResolveReason } from "./alert-event.js";
 import {
   type AlertEventType,
@@ -8,6 +10,13 @@ import {
   newAlertState,
   stepAlert,
 } from "./alert-state.js";
+import type {
+  Acknowledgement,
+  AlertHistoryEntry,
+  AlertHistoryType,
+  AlertStore,
+  PersistedAlert,
+} from "./alert-store.js";
 import { alertFingerprint } from "./fingerprint.js";
 import { type HostHealth, hostStatus } from "./host-health.js";
 import { evaluateAbsent } from "./kinds/absent.js";
@@ -34,6 +43,19 @@ export interface AlertEngineOptions {
   readonly staleAfterMs?: number;
   readonly offlineGraceMs?: number;
   readonly downAfterMs?: number;
+  /**
+   * Keeps alert state and history across restarts: the engine restores the pending and firing alerts
+   * it holds (no event is sent for them) and saves changes on `flush()`.
+   */
+  readonly store?: AlertStore;
+}
+
+/** What `acknowledge` takes. */
+export interface AcknowledgeInput {
+  readonly by: string;
+  readonly comment: string;
+  /** Unix ms; undefined: until the alert resolves. */
+  readonly expiresAt?: number | undefined;
 }
 
 /** Sizes, for metrics and the memory benchmark. */
@@ -59,6 +81,8 @@ interface Binding {
   /** Fixed when an episode begins. */
   labels: Labels | undefined;
   fingerprint: string | undefined;
+  /** Set while firing and acknowledged; cleared when the episode ends. */
+  ack: Acknowledgement | undefined;
 }
 
 interface SeriesEntry {
@@ -107,6 +131,15 @@ export class AlertEngine {
   private offlineRules: OfflineRule[] = [];
   private readonly agents = new Map<string, AgentEntry>();
   private readonly active = new Set<Binding>();
+  private agentSettings: ReadonlyMap<string, AgentSettings> = new Map();
+  private readonly store: AlertStore | undefined;
+  /** Saved alerts not yet bound to a rule, by `restoreKey`. */
+  private readonly restored = new Map<string, PersistedAlert>();
+  /** Bindings whose saved state changed since the last flush. */
+  private readonly dirty = new Set<Binding>();
+  /** Fingerprints that stopped being pending or firing since the last flush. */
+  private gone: string[] = [];
+  private history: AlertHistoryEntry[] = [];
 
   constructor(opts: AlertEngineOptions) {
     this.sink = opts.sink;
@@ -114,6 +147,63 @@ export class AlertEngine {
     this.staleAfterMs = opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
     this.graceMs = opts.offlineGraceMs ?? DEFAULT_OFFLINE_GRACE_MS;
     this.downAfterMs = opts.downAfterMs ?? DEFAULT_DOWN_AFTER_MS;
+    this.store = opts.store;
+    for (const p of opts.store?.loadActive() ?? []) {
+      this.restored.set(restoreKey(p.rule, p.agent, p.metric, p.seriesLabels), p);
+    }
+  }
+
+  /**
+   * Hands the changes since the last flush to the store in one batch (one transaction there): state of
+   * alerts that changed, alerts that ended, and history rows. The server calls it after each ingest
+   * and tick; without a store it does nothing.
+   */
+  flush(): void {
+    if (!this.store) return;
+    if (this.dirty.size === 0 && this.gone.length === 0 && this.history.length === 0) return;
+    const upserts: PersistedAlert[] = [];
+    for (const b of this.dirty) if (this.active.has(b)) upserts.push(this.persisted(b));
+    const changes = { upserts, deletes: this.gone, history: this.history };
+    this.dirty.clear();
+    this.gone = [];
+    this.history = [];
+    this.store.save(changes);
+  }
+
+  /** Per-agent settings (maintenance windows, expected_offline), replacing the previous ones. */
+  setAgentSettings(settings: ReadonlyMap<string, AgentSettings>, now: number): void {
+    this.agentSettings = settings;
+    for (const agent of this.agents.values()) for (const b of agent.offline) this.evaluateOffline(b, now);
+  }
+
+  /** Why an agent's offline alerts are suppressed at `now`, if they are. */
+  offlineSuppression(agentId: string, now: number): OfflineSuppression | undefined {
+    return offlineSuppression(this.agentSettings.get(agentId), now);
+  }
+
+  /**
+   * Acknowledges a firing alert: no `repeat` is sent for it until it resolves or `expiresAt` passes.
+   * Recorded in history and saved. Throws AckError for an unknown or not firing fingerprint.
+   */
+  acknowledge(fingerprint: string, input: AcknowledgeInput, now: number): ActiveAlert {
+    if (input.by.trim() === "") throw new AckError("invalid_argument", "acknowledge: `by` must not be empty");
+    if (input.expiresAt !== undefined && !(input.expiresAt > now))
+      throw new AckError("invalid_argument", "acknowledge: `expiresAt` must be in the future");
+    const b = this.firingBinding(fingerprint);
+    b.ack = { by: input.by, comment: input.comment, at: now, expiresAt: input.expiresAt };
+    this.dirty.add(b);
+    this.record(b, "acknowledged", now, undefined);
+    return this.activeAlert(b);
+  }
+
+  /** Withdraws an acknowledgement: repeats resume on their schedule. */
+  unacknowledge(fingerprint: string, by: string, now: number): ActiveAlert {
+    const b = this.firingBinding(fingerprint);
+    if (!b.ack) throw new AckError("not_acknowledged", `alert ${fingerprint} is not acknowledged`);
+    b.ack = undefined;
+    this.dirty.add(b);
+    this.record(b, "unacknowledged", now, undefined, by);
+    return this.activeAlert(b);
   }
 
   /** The rules in force. */
@@ -151,6 +241,66 @@ export class AlertEngine {
         if (!series.live && series.bindings.length === 0) agent.series.delete(key);
       }
     }
+    this.bindRestored(now);
+  }
+
+  /**
+   * Gives each saved alert its binding back (creating the agent and series entries the way a first
+   * sample would), without sending anything; an alert whose rule is gone or no longer selects it is
+   * resolved (`rule_removed`).
+   */
+  private bindRestored(now: number): void {
+    if (this.restored.size === 0) return;
+    for (const p of [...this.restored.values()]) {
+      const agent = this.agent(p.agent);
+      if (p.metric !== undefined) {
+        const key = seriesKey(p.metric, p.seriesLabels);
+        if (!agent.series.has(key)) {
+          const entry: SeriesEntry = {
+            key,
+            metric: p.metric,
+            labels: p.seriesLabels,
+            newestTs: Number.NEGATIVE_INFINITY,
+            lastArrivalAt: now,
+            bindings: [],
+            live: true,
+          };
+          entry.bindings = this.rebind(
+            [],
+            this.rulesFor(p.agent, p.metric, p.seriesLabels),
+            agent,
+            entry,
+            now,
+          );
+          if (entry.bindings.length > 0) agent.series.set(key, entry);
+        }
+      }
+    }
+    for (const p of this.restored.values()) {
+      const resolvedAt = now;
+      this.gone.push(p.fingerprint);
+      if (p.state !== "firing") continue;
+      const event: AlertEvent = {
+        type: "resolved",
+        fingerprint: p.fingerprint,
+        rule: p.rule,
+        kind: p.kind,
+        severity: p.severity,
+        agent: p.agent,
+        metric: p.metric,
+        labels: p.labels,
+        annotations: EMPTY_LABELS,
+        value: p.value,
+        activeAt: p.activeAt,
+        firedAt: p.firedAt,
+        resolvedAt,
+        resolveReason: "rule_removed",
+        at: now,
+      };
+      if (this.store) this.history.push(historyOf(event));
+      this.sink.emit(event);
+    }
+    this.restored.clear();
   }
 
   /** Records that an agent is alive (hello, batch, heartbeat): resolves its offline alerts. */
@@ -283,24 +433,7 @@ export class AlertEngine {
   /** Alerts pending or firing now. */
   activeAlerts(): ActiveAlert[] {
     const out: ActiveAlert[] = [];
-    for (const b of this.active) {
-      const firing = b.alert.state === "firing";
-      out.push({
-        fingerprint: b.fingerprint as string,
-        rule: b.rule.name,
-        kind: b.rule.kind,
-        severity: b.rule.severity,
-        state: firing ? "firing" : "pending",
-        agent: b.agent.id,
-        metric: b.series?.metric,
-        labels: b.labels ?? EMPTY_LABELS,
-        annotations: this.renderAnnotations(b),
-        value: b.alert.value,
-        activeAt: b.alert.activeAt,
-        firedAt: firing ? b.alert.firedAt : undefined,
-        lastSentAt: firing ? b.alert.lastSentAt : undefined,
-      });
-    }
+    for (const b of this.active) out.push(this.activeAlert(b));
     return out;
   }
 
@@ -320,13 +453,15 @@ export class AlertEngine {
       firing[b.rule.severity]++;
       if (b.rule.kind === "offline") offlineFiring ??= b.rule.name;
     }
+    const suppressed = this.offlineSuppression(agentId, now);
     const { status, reason } = hostStatus({
       offlineFiring,
       silentMs: now - this.silentSince(agent),
       downAfterMs: this.downAfterMs,
       firing,
+      suppressed,
     });
-    return { agent: agentId, status, lastSeenAt: agent.lastSeenAt, firing, reason };
+    return { agent: agentId, status, lastSeenAt: agent.lastSeenAt, firing, reason, suppressed };
   }
 
   stats(): AlertEngineStats {
@@ -420,7 +555,9 @@ export class AlertEngine {
         alert: newAlertState(),
         labels: undefined,
         fingerprint: undefined,
+        ack: undefined,
       };
+      if (this.restored.size > 0) this.restore(b);
       return b;
     });
     for (const b of byName.values()) this.resolveNow(b, now, "rule_removed");
@@ -440,14 +577,39 @@ export class AlertEngine {
   }
 
   private evaluateOffline(b: Binding, now: number): void {
-    this.step(b, evaluateOffline(b.rule as OfflineRule, this.silentSince(b.agent), now), now);
+    if (this.offlineSuppression(b.agent.id, now) !== undefined) {
+      this.resolveNow(b, now, "suppressed");
+      return;
+    }
+    // Grace periods keep new offline alerts from flooding in after a (server) start; an alert already
+    // firing (restored from before a restart) keeps counting from the real last sighting instead, so
+    // it neither resolves nor fires a second time because of the restart.
+    const since =
+      b.alert.state === "firing"
+        ? (b.agent.lastSeenAt ?? Number.NEGATIVE_INFINITY)
+        : this.silentSince(b.agent);
+    this.step(b, evaluateOffline(b.rule as OfflineRule, since, now), now);
   }
 
   private step(b: Binding, v: number, now: number): void {
-    const before = b.alert.state;
-    const event = stepAlert(b.alert, !Number.isNaN(v), v, now, b.rule);
-    const after = b.alert.state;
+    const a = b.alert;
+    const before = a.state;
+    const sentBefore = a.lastSentAt;
+    const keepBefore = a.keepFiringSince;
+    let event = stepAlert(a, !Number.isNaN(v), v, now, b.rule);
+    if (event === "repeat" && b.ack !== undefined && ackInForce(b.ack, now)) {
+      // Acknowledged: no reminder, and the schedule is left as it was, so one is due as soon as the
+      // acknowledgement expires.
+      a.lastSentAt = sentBefore;
+      event = undefined;
+    }
+    const after = a.state;
     if (after !== before) this.transitioned(b, before, after);
+    else if (
+      this.store !== undefined &&
+      (a.lastSentAt !== sentBefore || !Object.is(a.keepFiringSince, keepBefore))
+    )
+      this.dirty.add(b);
     if (event) this.emit(b, event, now, "condition");
   }
 
@@ -464,8 +626,18 @@ export class AlertEngine {
     if (isActive && !wasActive) {
       b.labels = this.alertLabels(b);
       b.fingerprint = alertFingerprint(b.rule.name, b.labels);
+      b.ack = undefined;
       this.active.add(b);
-    } else if (wasActive && !isActive) this.active.delete(b);
+    } else if (wasActive && !isActive) {
+      this.active.delete(b);
+      b.ack = undefined;
+      if (this.store) {
+        this.dirty.delete(b);
+        this.gone.push(b.fingerprint as string);
+      }
+      return;
+    }
+    if (this.store && isActive) this.dirty.add(b);
   }
 
   private alertLabels(b: Binding): Labels {
@@ -503,7 +675,7 @@ export class AlertEngine {
 
   private emit(b: Binding, type: AlertEventType, now: number, reason: ResolveReason): void {
     const resolved = type === "resolved";
-    this.sink.emit({
+    const event: AlertEvent = {
       type,
       fingerprint: b.fingerprint as string,
       rule: b.rule.name,
@@ -519,8 +691,148 @@ export class AlertEngine {
       resolvedAt: resolved ? b.alert.resolvedAt : undefined,
       resolveReason: resolved ? reason : undefined,
       at: now,
-    } satisfies AlertEvent);
+    };
+    if (this.store) this.history.push(historyOf(event));
+    this.sink.emit(event);
   }
+
+  /** A history row for an acknowledgement change. */
+  private record(
+    b: Binding,
+    type: AlertHistoryType,
+    now: number,
+    reason: string | undefined,
+    by?: string,
+  ): void {
+    if (!this.store) return;
+    this.history.push({
+      type,
+      at: now,
+      fingerprint: b.fingerprint as string,
+      rule: b.rule.name,
+      kind: b.rule.kind,
+      severity: b.rule.severity,
+      agent: b.agent.id,
+      metric: b.series?.metric,
+      labels: b.labels ?? EMPTY_LABELS,
+      annotations: this.renderAnnotations(b),
+      value: b.alert.value,
+      activeAt: b.alert.activeAt,
+      firedAt: b.alert.firedAt,
+      resolvedAt: undefined,
+      reason,
+      by: by ?? b.ack?.by,
+      comment: b.ack?.comment,
+      expiresAt: b.ack?.expiresAt,
+    });
+  }
+
+  private firingBinding(fingerprint: string): Binding {
+    for (const b of this.active) {
+      if (b.fingerprint !== fingerprint) continue;
+      if (b.alert.state !== "firing")
+        throw new AckError(
+          "not_firing",
+          `alert ${fingerprint} is pending, not firing: only firing alerts can be acknowledged`,
+        );
+      return b;
+    }
+    throw new AckError("unknown_alert", `no active alert with fingerprint ${fingerprint}`);
+  }
+
+  /** Takes a saved state for a new binding, if one was saved for it. */
+  private restore(b: Binding): void {
+    const key = restoreKey(b.rule.name, b.agent.id, b.series?.metric, b.series?.labels ?? EMPTY_LABELS);
+    const p = this.restored.get(key);
+    if (!p) return;
+    this.restored.delete(key);
+    const a = b.alert;
+    a.state = p.state;
+    a.activeAt = p.activeAt;
+    a.firedAt = p.firedAt;
+    a.lastSentAt = p.lastSentAt;
+    a.resolvedAt = 0;
+    a.keepFiringSince = p.keepFiringSince ?? Number.NaN;
+    a.value = p.value;
+    // Pending means the last evaluation was true; firing with keep_firing_for running means false.
+    a.lastActive = p.state === "pending" || p.keepFiringSince === undefined;
+    b.labels = p.labels;
+    b.fingerprint = p.fingerprint;
+    b.ack = p.ack;
+    this.active.add(b);
+  }
+
+  private persisted(b: Binding): PersistedAlert {
+    const a = b.alert;
+    return {
+      fingerprint: b.fingerprint as string,
+      rule: b.rule.name,
+      kind: b.rule.kind,
+      severity: b.rule.severity,
+      agent: b.agent.id,
+      metric: b.series?.metric,
+      seriesLabels: b.series?.labels ?? EMPTY_LABELS,
+      labels: b.labels ?? EMPTY_LABELS,
+      state: a.state === "firing" ? "firing" : "pending",
+      activeAt: a.activeAt,
+      firedAt: a.firedAt,
+      lastSentAt: a.lastSentAt,
+      keepFiringSince: Number.isNaN(a.keepFiringSince) ? undefined : a.keepFiringSince,
+      value: a.value,
+      ack: b.ack,
+    };
+  }
+
+  private activeAlert(b: Binding): ActiveAlert {
+    const firing = b.alert.state === "firing";
+    return {
+      fingerprint: b.fingerprint as string,
+      rule: b.rule.name,
+      kind: b.rule.kind,
+      severity: b.rule.severity,
+      state: firing ? "firing" : "pending",
+      agent: b.agent.id,
+      metric: b.series?.metric,
+      labels: b.labels ?? EMPTY_LABELS,
+      annotations: this.renderAnnotations(b),
+      value: b.alert.value,
+      activeAt: b.alert.activeAt,
+      firedAt: firing ? b.alert.firedAt : undefined,
+      lastSentAt: firing ? b.alert.lastSentAt : undefined,
+      ack: b.ack,
+    };
+  }
+}
+
+function ackInForce(ack: Acknowledgement, now: number): boolean {
+  return ack.expiresAt === undefined || now < ack.expiresAt;
+}
+
+function historyOf(e: AlertEvent): AlertHistoryEntry {
+  return {
+    type: e.type,
+    at: e.at,
+    fingerprint: e.fingerprint,
+    rule: e.rule,
+    kind: e.kind,
+    severity: e.severity,
+    agent: e.agent,
+    metric: e.metric,
+    labels: e.labels,
+    annotations: e.annotations,
+    value: e.value,
+    activeAt: e.activeAt,
+    firedAt: e.firedAt,
+    resolvedAt: e.resolvedAt,
+    reason: e.resolveReason,
+    by: undefined,
+    comment: undefined,
+    expiresAt: undefined,
+  };
+}
+
+function restoreKey(rule: string, agent: string, metric: string | undefined, labels: Labels): string {
+  return `${rule}\u0002${agent}\u0002${metric === undefined ? "" : seriesKey(metric, labels)}`;
 }
 
 function windowSpan(rule: Rule): number | undefined {

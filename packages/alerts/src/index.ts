@@ -1,3 +1,10 @@
+export { AckError, type AckErrorCode, isAckError } from "./ack-error.js";
+export {
+  type AgentSettings,
+  type MaintenanceWindow,
+  type OfflineSuppression,
+  offlineSuppression,
+} from "./agent-settings.js";
 export type { ActiveAlert, AlertEvent, AlertSink, ResolveReason } from "./alert-event.js";
 export {
   type AlertEventType,
@@ -9,6 +16,24 @@ export {
   stepAlert,
 } from "./alert-state.js";
 export {
+  type Acknowledgement,
+  type AlertHistoryEntry,
+  type AlertHistoryType,
+  type AlertStore,
+  type AlertStoreChanges,
+  MemoryAlertStore,
+  type PersistedAlert,
+} from "./alert-store.js";
+export {
+  Backtest,
+  type BacktestEpisode,
+  type BacktestOptions,
+  type BacktestResult,
+  type BacktestSample,
+  backtest,
+} from "./backtest.js";
+export {
+  type AcknowledgeInput,
   AlertEngine,
   type AlertEngineOptions,
   type AlertEngineStats,
