@@ -34,7 +34,16 @@ function streamKey(config: AgentConfig, apiKey: string): string {
     config.maxInFlight,
     config.backoffInitialMs,
     config.backoffMaxMs,
+    config.keepaliveTimeMs,
+    config.keepaliveTimeoutMs,
+    config.tls?.fingerprint ?? "plaintext",
   ]);
+}
+
+/** How the stream is secured, for the start-up log line. */
+function describeTls(config: AgentConfig): string {
+  if (!config.tls) return config.insecure ? "off (tls.insecure)" : "off (loopback)";
+  return config.tls.cert ? "mutual TLS" : "TLS";
 }
 
 /** Starts collecting and streaming. Throws ConfigError when there is no usable API key. */
@@ -65,6 +74,9 @@ export function startAgent(config: AgentConfig, logger: Logger): RunningAgent {
       maxInFlight: current.maxInFlight,
       backoffInitialMs: current.backoffInitialMs,
       backoffMaxMs: current.backoffMaxMs,
+      tls: current.tls,
+      keepaliveTimeMs: current.keepaliveTimeMs,
+      keepaliveTimeoutMs: current.keepaliveTimeoutMs,
       logger,
     });
   let client = newClient();
@@ -102,6 +114,7 @@ export function startAgent(config: AgentConfig, logger: Logger): RunningAgent {
     {
       agentId: config.agentId,
       server: formatHostPort(config.server),
+      tls: describeTls(config),
       collectors: describe(collectors),
       version: AGENT_VERSION,
     },

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { builtinCollectors, defaultOptions } from "@vigil/collectors";
@@ -7,6 +7,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readApiKey } from "./api-key.js";
 import { enabledCollectors, knownCollectorNames } from "./collector-set.js";
 import { loadAgentConfig } from "./config.js";
+
+/** The test-only certificates (packages/e2e/fixtures/tls/README.md). */
+const TLS_FIXTURES = join(import.meta.dirname, "../../e2e/fixtures/tls");
+const CA = join(TLS_FIXTURES, "ca.pem");
+const CLIENT_CERT = join(TLS_FIXTURES, "client.pem");
+const CLIENT_KEY = join(TLS_FIXTURES, "client.key");
 
 let dir: string;
 beforeEach(() => {
@@ -41,6 +47,35 @@ describe("knownCollectorNames", () => {
   });
 });
 
+describe("loadAgentConfig: [tls] and plaintext", () => {
+  it.each([
+    ['server = "10.0.0.5:9801"\n', 1, "server", /10\.0\.0\.5:9801 is not a loopback address/],
+    [`[tls]\ncert = "${CLIENT_CERT}"\n`, 2, "tls.cert", /needs both tls\.cert and tls\.key/],
+    [`[tls]\nkey = "${CLIENT_KEY}"\n`, 2, "tls.key", /needs both tls\.cert and tls\.key/],
+    [`[tls]\nca = "${CLIENT_KEY}"\n`, 2, "tls.ca", /holds no PEM certificate/],
+    [`[tls]\ncert = "${CLIENT_CERT}"\nkey = "${CLIENT_CERT}"\n`, 3, "tls.key", /holds no PEM private key/],
+    ['[stream]\nkeepalive_time = "5s"\n', 2, "stream.keepalive_time", /shorter than the minimum 10000 ms/],
+  ])("refuses %j at line %i, key %s", async (text, line, key, problem) => {
+    const file = write("agent.toml", text);
+    const err = await configErrorOf(() => loadAgentConfig(file));
+    expect(err).toMatchObject({ file, line, key });
+    expect(err.problem).toMatch(problem);
+  });
+
+  it("allows plaintext to loopback and, with tls.insecure = true, anywhere; TLS anywhere", async () => {
+    for (const server of ["127.0.0.1:9801", "127.8.9.10:1", "[::1]:9801", "localhost:9801"]) {
+      const c = await loadAgentConfig(write("agent.toml", `server = "${server}"\n`));
+      expect(c.tls).toBeUndefined();
+    }
+    const insecure = await loadAgentConfig(
+      write("agent.toml", 'server = "10.0.0.5:9801"\n[tls]\ninsecure = true\n'),
+    );
+    expect(insecure).toMatchObject({ tls: undefined, insecure: true });
+    const tls = await loadAgentConfig(write("agent.toml", `server = "10.0.0.5:9801"\n[tls]\nca = "${CA}"\n`));
+    expect(tls.tls).toMatchObject({ caFile: CA, cert: undefined, serverName: undefined });
+  });
+});
+
 describe("loadAgentConfig", () => {
   it("fills every default for a file that sets nothing", async () => {
     const file = write("agent.toml", "# empty\n");
@@ -65,6 +100,10 @@ describe("loadAgentConfig", () => {
       backoffInitialMs: 500,
       backoffMaxMs: 30_000,
       shutdownTimeoutMs: 5_000,
+      keepaliveTimeMs: 30_000,
+      keepaliveTimeoutMs: 10_000,
+      tls: undefined,
+      insecure: false,
       // Every collector appears, with its options' defaults, even without a section.
       collectors: Object.fromEntries(
         builtinCollectors().map((r) => [
@@ -100,6 +139,13 @@ describe("loadAgentConfig", () => {
         'reconnect_backoff_initial = "1s"',
         'reconnect_backoff_max = "1m"',
         'shutdown_timeout = "0s"',
+        'keepalive_time = "20s"',
+        'keepalive_timeout = "5s"',
+        "[tls]",
+        `ca = "${CA}"`,
+        `cert = "${CLIENT_CERT}"`,
+        `key = "${CLIENT_KEY}"`,
+        'server_name = "vigil.example"',
         "[collectors.cpu]",
         'interval = "1s"',
         "[collectors.memory]",
@@ -134,6 +180,19 @@ describe("loadAgentConfig", () => {
       backoffInitialMs: 1_000,
       backoffMaxMs: 60_000,
       shutdownTimeoutMs: 0,
+      keepaliveTimeMs: 20_000,
+      keepaliveTimeoutMs: 5_000,
+      tls: {
+        caFile: CA,
+        certFile: CLIENT_CERT,
+        keyFile: CLIENT_KEY,
+        ca: readFileSync(CA),
+        cert: readFileSync(CLIENT_CERT),
+        key: readFileSync(CLIENT_KEY),
+        serverName: "vigil.example",
+        fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
+      insecure: false,
       collectors: {
         ...defaults,
         cpu: { enabled: undefined, intervalMs: 1_000, options: {} },

@@ -14,6 +14,7 @@ import {
   findTomlKeyLine,
   type HostPort,
   isConfigError,
+  isLoopbackHost,
   type LogLevel,
   parseHostPort,
   readTomlFile,
@@ -30,6 +31,7 @@ import {
   overrideValue,
   readEnvOverrides,
 } from "./env-overrides.js";
+import { type AgentTls, loadAgentTls, plaintextProblem } from "./tls-config.js";
 
 /** The `[collectors.NAME]` section of one collector: enabled, interval, and the collector's own options. */
 function collectorSection(registration: CollectorRegistration) {
@@ -39,6 +41,11 @@ function collectorSection(registration: CollectorRegistration) {
     ...registration.options.shape,
   });
 }
+
+/** `stream.keepalive_time` when not set: a ping after 30 s without one answered. */
+export const DEFAULT_KEEPALIVE_TIME_MS = 30_000;
+/** `stream.keepalive_timeout` when not set: a ping unanswered for 10 s means the connection is dead. */
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
 
 /** `buffer.spool_max_bytes` when not set: 256 MiB. */
 export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024;
@@ -89,6 +96,20 @@ export function agentConfigSchema(registrations: readonly CollectorRegistration[
         reconnect_backoff_initial: zDurationMs({ minMs: 10, maxMs: 600_000 }).default(500),
         reconnect_backoff_max: zDurationMs({ minMs: 10, maxMs: 3_600_000 }).default(30_000),
         shutdown_timeout: zDurationMs({ minMs: 0, maxMs: 600_000 }).default(5_000),
+        // The server allows pings down to 10 s (GRPC_SERVER_OPTIONS), so never ping more often.
+        keepalive_time: zDurationMs({ minMs: 10_000, maxMs: 3_600_000 }).default(DEFAULT_KEEPALIVE_TIME_MS),
+        keepalive_timeout: zDurationMs({ minMs: 1_000, maxMs: 600_000 }).default(
+          DEFAULT_KEEPALIVE_TIMEOUT_MS,
+        ),
+      })
+      .prefault({}),
+    tls: z
+      .strictObject({
+        ca: z.string().min(1).optional(),
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        server_name: z.string().min(1).optional(),
+        insecure: z.boolean().default(false),
       })
       .prefault({}),
     collectors: z
@@ -130,6 +151,12 @@ export interface AgentConfig {
   readonly backoffInitialMs: number;
   readonly backoffMaxMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  /** TLS for the stream and `enroll`, certificates already read and checked; undefined = plaintext. */
+  readonly tls: AgentTls | undefined;
+  /** `tls.insecure`: plaintext allowed to a server that is not on loopback. */
+  readonly insecure: boolean;
   readonly collectors: Readonly<Record<string, CollectorSettings>>;
 }
 
@@ -204,6 +231,10 @@ export async function loadAgentConfig(file: string, opts: LoadAgentConfigOptions
     });
   }
   const base = dirname(resolve(file));
+  const tls = loadAgentTls(c.tls, base, locate);
+  if (!tls && !c.tls.insecure && !isLoopbackHost(parseHostPort(c.server).host)) {
+    throw new ConfigError({ ...locate("server"), problem: plaintextProblem(c.server) });
+  }
   const agentId = c.agent_id ?? hostname();
   if (!AGENT_ID_RE.test(agentId)) {
     throw new ConfigError({
@@ -233,6 +264,10 @@ export async function loadAgentConfig(file: string, opts: LoadAgentConfigOptions
     backoffInitialMs: c.stream.reconnect_backoff_initial,
     backoffMaxMs: c.stream.reconnect_backoff_max,
     shutdownTimeoutMs: c.stream.shutdown_timeout,
+    keepaliveTimeMs: c.stream.keepalive_time,
+    keepaliveTimeoutMs: c.stream.keepalive_timeout,
+    tls,
+    insecure: c.tls.insecure,
     collectors: Object.fromEntries(
       registrations.map((r) => {
         const section = (c.collectors as Record<string, Record<string, unknown> | undefined>)[r.name];

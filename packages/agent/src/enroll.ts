@@ -1,14 +1,26 @@
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { Metadata } from "@grpc/grpc-js";
 import { createIngestClient, RegisterRequestSchema } from "@vigil/protocol";
+import { channelSecurity } from "./channel-security.js";
+import type { AgentTls } from "./tls-config.js";
 
 const REGISTER_DEADLINE_MS = 15_000;
 
-/** Exchanges a one-time enrolment token for an API key by calling IngestService.Register. */
-export function register(address: string, token: string, agentId: string, hostname: string): Promise<string> {
-  const client = createIngestClient(address, credentials.createInsecure());
+/**
+ * Exchanges a one-time enrolment token for an API key by calling IngestService.Register, over TLS
+ * when `tls` is given (the same settings as the stream).
+ */
+export function register(
+  address: string,
+  token: string,
+  agentId: string,
+  hostname: string,
+  tls?: AgentTls,
+): Promise<string> {
+  const security = channelSecurity(tls);
+  const client = createIngestClient(address, security.credentials, security.options);
   return new Promise<string>((resolve, reject) => {
     client.register(
       create(RegisterRequestSchema, { token, agentId, hostname }),

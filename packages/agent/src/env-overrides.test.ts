@@ -62,7 +62,7 @@ describe("readEnvOverrides", () => {
 describe("VIGIL_AGENT__* overrides", () => {
   it("override the file, strings as they are, other keys read as TOML values", async () => {
     const file = write(
-      'server = "10.0.0.1:9801"\n[stream]\nflush_interval = "5s"\n[collectors.cpu]\ninterval = "10s"\n',
+      'server = "10.0.0.1:9801"\n[tls]\ninsecure = true\n[stream]\nflush_interval = "5s"\n[collectors.cpu]\ninterval = "10s"\n',
     );
     const c = await loadAgentConfig(file, {
       env: {
@@ -149,6 +149,8 @@ describe("${NAME} in string values", () => {
         'note = "$${NOT_EXPANDED}"',
         "[collectors.directory]",
         'paths = ["${DATA}/a"]',
+        "[tls]",
+        "insecure = true",
       ].join("\n"),
     );
     const c = await loadAgentConfig(file, {

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { type ClientDuplexStream, credentials, Metadata, status } from "@grpc/grpc-js";
+import { type ClientDuplexStream, Metadata, status } from "@grpc/grpc-js";
 import type { Logger } from "@vigil/common";
 import {
   AUTHORIZATION_METADATA_KEY,
@@ -13,6 +13,9 @@ import {
 } from "@vigil/protocol";
 import { Backoff } from "./backoff.js";
 import type { BatchQueue } from "./batch-queue.js";
+import { channelSecurity } from "./channel-security.js";
+import { DEFAULT_KEEPALIVE_TIME_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS } from "./config.js";
+import type { AgentTls } from "./tls-config.js";
 
 export interface StreamClientOptions {
   readonly address: string;
@@ -25,16 +28,16 @@ export interface StreamClientOptions {
   readonly backoffInitialMs: number;
   readonly backoffMaxMs: number;
   readonly logger: Logger;
+  /** TLS settings; undefined = plaintext. */
+  readonly tls?: AgentTls | undefined;
+  /** A ping after this long without one answered (default 30 s; the server permits 10 s and up). */
+  readonly keepaliveTimeMs?: number;
+  /** A ping unanswered this long means the connection is dead (a blackholed peer): reopen. */
+  readonly keepaliveTimeoutMs?: number;
 }
 
 /** The server must answer a hello within this long, or the stream is dropped and reopened. */
 const WELCOME_TIMEOUT_MS = 10_000;
-/** Keepalive: ping every 30 s, give up after 10 s without an answer (the server permits pings down to 10 s). */
-const CHANNEL_OPTIONS = {
-  "grpc.keepalive_time_ms": 30_000,
-  "grpc.keepalive_timeout_ms": 10_000,
-  "grpc.keepalive_permit_without_calls": 1,
-};
 
 type State = "idle" | "connecting" | "ready" | "backoff" | "stopped";
 
@@ -47,7 +50,7 @@ type State = "idle" | "connecting" | "ready" | "backoff" | "stopped";
  */
 export class StreamClient {
   private state: State = "idle";
-  private readonly client: IngestClient;
+  private client: IngestClient;
   private call: ClientDuplexStream<StreamRequest, StreamResponse> | undefined;
   private readonly backoff: Backoff;
   private timer: NodeJS.Timeout | undefined;
@@ -60,9 +63,26 @@ export class StreamClient {
     private readonly opts: StreamClientOptions,
     private readonly now: () => number = Date.now,
   ) {
-    this.client = createIngestClient(opts.address, credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.client = this.openChannel();
     this.backoff = new Backoff(opts.backoffInitialMs, opts.backoffMaxMs);
     this.log = opts.logger.child({ component: "stream", server: opts.address });
+  }
+
+  private openChannel(): IngestClient {
+    const security = channelSecurity(this.opts.tls);
+    return createIngestClient(this.opts.address, security.credentials, {
+      ...security.options,
+      // Keepalive finds a dead connection (a peer that stopped answering without closing it)
+      // within keepalive time + timeout; the stream then fails and is reopened.
+      "grpc.keepalive_time_ms": this.opts.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS,
+      "grpc.keepalive_timeout_ms": this.opts.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+      "grpc.keepalive_permit_without_calls": 1,
+      // grpc-js backs off reconnecting on its own (1 s growing to 120 s), and while it waits every
+      // call fails at once; after a long outage that held the stream down for up to two minutes past
+      // the server's return. Its backoff now follows ours (stream.reconnect_backoff_*).
+      "grpc.initial_reconnect_backoff_ms": this.opts.backoffInitialMs,
+      "grpc.max_reconnect_backoff_ms": this.opts.backoffMaxMs,
+    });
   }
 
   start(): void {
@@ -123,14 +143,19 @@ export class StreamClient {
       this.reconnects++;
       const delay = this.backoff.next();
       const level = code === status.UNAUTHENTICATED || code === status.PERMISSION_DENIED ? "error" : "warn";
-      this.log[level]({ reason, retryInMs: delay }, "stream to server lost; reconnecting");
+      // A connection refused before the welcome is often TLS set up differently on the two sides.
+      const hint = this.state === "connecting" ? connectHint(reason, this.opts.tls !== undefined) : undefined;
+      this.log[level]({ reason, retryInMs: delay, hint }, "stream to server lost; reconnecting");
       this.state = "backoff";
       this.schedule(delay, () => this.connect());
     };
-    const welcomeTimer = setTimeout(
-      () => fail(`no welcome within ${WELCOME_TIMEOUT_MS} ms`),
-      WELCOME_TIMEOUT_MS,
-    );
+    const welcomeTimer = setTimeout(() => {
+      fail(`no welcome within ${WELCOME_TIMEOUT_MS} ms`);
+      // The connection under the stream may be dead without anyone knowing yet (a blackholed
+      // peer): a new channel makes the next attempt open a new connection instead of reusing it.
+      this.client.close();
+      this.client = this.openChannel();
+    }, WELCOME_TIMEOUT_MS);
     call.on("data", (response: StreamResponse) => this.onResponse(response, welcomeTimer));
     call.on("error", (err: Error & { code?: number; details?: string }) => {
       clearTimeout(welcomeTimer);
@@ -202,4 +227,21 @@ export class StreamClient {
       if (this.state !== "stopped") fn();
     }, delayMs);
   }
+}
+
+/** Network errors that say nothing about TLS (nobody listening, no route): no hint for those. */
+const PLAIN_NETWORK_ERRORS = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EAI_AGAIN/;
+
+/** What to check when a stream fails before the server's welcome, or undefined when nothing useful. */
+export function connectHint(reason: string, tls: boolean): string | undefined {
+  if (PLAIN_NETWORK_ERRORS.test(reason)) return undefined;
+  if (tls)
+    return (
+      "TLS: check tls.ca (the CA that signed the server's certificate), tls.server_name (a name in that " +
+      "certificate), and for mutual TLS tls.cert/tls.key (signed by the server's tls.client_ca); the " +
+      "server's log says why it refused"
+    );
+  if (/Failed to connect|Connection dropped|socket hang up|ECONNRESET|Protocol error/i.test(reason))
+    return "plaintext connection refused: if the server has [tls] configured, set [tls] ca in this config";
+  return undefined;
 }

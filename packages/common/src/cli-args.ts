@@ -18,7 +18,9 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /**
  * `node:util` parseArgs in strict mode, with at most `maxPositionals` positionals; every problem
- * (unknown option, missing value, extra argument) becomes a UsageError quoting it.
+ * (unknown option, missing value, extra argument) becomes a UsageError quoting it. A string option
+ * may take a value that starts with a dash and a digit (`--from -7d`, `--offset -5`): parseArgs alone
+ * calls that ambiguous, but no option of ours is a dash and a digit, so it is the option's value.
  */
 export function parseCliArgs<O extends Options>(
   argv: readonly string[],
@@ -27,7 +29,7 @@ export function parseCliArgs<O extends Options>(
 ): Parsed<O> {
   try {
     const result = parseArgs({
-      args: [...argv],
+      args: joinDashDigitValues(argv, options),
       options,
       allowPositionals: maxPositionals > 0,
       strict: true,
@@ -40,4 +42,23 @@ export function parseCliArgs<O extends Options>(
     if (isUsageError(err)) throw err;
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
+}
+
+/** `--name -7d` → `--name=-7d` for string options, so parseArgs reads the value. */
+function joinDashDigitValues(argv: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (arg === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = arg.startsWith("--") && !arg.includes("=") ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }

@@ -12,6 +12,7 @@ export {
 } from "./labels.js";
 export { formatHostPort, type HostPort, isLoopbackHost, parseHostPort } from "./listen-address.js";
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel, REDACTED_PATHS } from "./logger.js";
+export { checkPemKeyPair, type PemKind, readPemFile } from "./pem-file.js";
 export {
   groupBySeries,
   LABEL_NAME_RE,

@@ -4,6 +4,7 @@ import {
   createLogger,
   formatHostPort,
   isConfigError,
+  isLoopbackHost,
   isUsageError,
   onShutdownSignal,
   parseCliArgs,
@@ -16,6 +17,7 @@ import { collectOnce, formatSampleText } from "../collect-once.js";
 import { enabledCollectors } from "../collector-set.js";
 import { type AgentConfig, loadAgentConfig } from "../config.js";
 import { register, writeKeyFile } from "../enroll.js";
+import { plaintextProblem } from "../tls-config.js";
 import { AGENT_VERSION } from "../version.js";
 
 const USAGE = `Usage:
@@ -111,7 +113,9 @@ async function enrollCommand(argv: readonly string[], io: CliIo): Promise<number
       throw new UsageError(`--server: ${(err as Error).message}`);
     }
   }
-  const key = await register(formatHostPort(server), values.token, config.agentId, hostname());
+  if (!config.tls && !config.insecure && !isLoopbackHost(server.host))
+    throw new UsageError(`--server: ${plaintextProblem(formatHostPort(server))}`);
+  const key = await register(formatHostPort(server), values.token, config.agentId, hostname(), config.tls);
   writeKeyFile(config.apiKeyFile, key);
   io.stdout.write(
     `enrolled agent "${config.agentId}" with ${formatHostPort(server)}; key written to ${config.apiKeyFile}\n`,
