@@ -2,7 +2,7 @@
 # Installs vigil-agent as a systemd service from the single-file bundle that `npm run build` makes.
 #
 #   npm run build
-#   sudo deploy/install-agent.sh [--server HOST:PORT]
+#   sudo deploy/install-agent.sh [--server HOST:PORT] [--ca CA.pem | --insecure]
 #   sudo -u vigil-agent node /opt/vigil-agent/vigil-agent.js enroll \
 #       --config /etc/vigil/agent.toml --server HOST:PORT --token TOKEN
 #   sudo systemctl enable --now vigil-agent
@@ -11,6 +11,8 @@
 # PREFIX (/opt/vigil-agent), CONFIG_DIR (/etc/vigil), UNIT_DIR (/etc/systemd/system),
 # STATE_DIR (/var/lib/vigil-agent), and DESTDIR: install under that root instead of / and skip what
 # needs root (the user, ownership, systemctl), for packaging and tests.
+# --ca copies the CA that signed the server's certificate to CONFIG_DIR/tls/ca.pem and turns TLS on;
+# a server that is not on loopback needs it (or --insecure, for plaintext on a private network).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +25,8 @@ STATE_DIR="${STATE_DIR:-/var/lib/vigil-agent}"
 DESTDIR="${DESTDIR:-}"
 SERVICE_USER="vigil-agent"
 server="127.0.0.1:9801"
+ca=""
+insecure=false
 
 die() {
   printf 'install-agent.sh: %s\n' "$1" >&2
@@ -36,8 +40,17 @@ while [[ $# -gt 0 ]]; do
       server="$2"
       shift 2
       ;;
+    --ca)
+      [[ $# -ge 2 ]] || die "--ca needs a PEM file" 2
+      ca="$2"
+      shift 2
+      ;;
+    --insecure)
+      insecure=true
+      shift
+      ;;
     -h | --help)
-      sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown argument: $1 (see --help)" 2 ;;
@@ -46,6 +59,8 @@ done
 
 host_port_re='^[][A-Za-z0-9.:_-]+$'
 [[ "$server" =~ $host_port_re ]] || die "--server: \"$server\" is not HOST:PORT" 2
+[[ -z "$ca" || -f "$ca" ]] || die "--ca: no file $ca" 2
+[[ -z "$ca" || "$insecure" == false ]] || die "--ca and --insecure exclude each other" 2
 [[ -f "$BUNDLE" ]] || die "no bundle at $BUNDLE: run \`npm run build\` first"
 if [[ -z "$DESTDIR" ]]; then
   [[ "$(id -u)" -eq 0 ]] || die "run as root (or set DESTDIR to stage the files)"
@@ -70,6 +85,14 @@ else
 server = "$server"
 api_key_file = "$STATE_DIR/api.key"
 TOML
+  if [[ -n "$ca" ]]; then
+    install -d -m 0755 "$DESTDIR$CONFIG_DIR/tls"
+    install -m 0644 "$ca" "$DESTDIR$CONFIG_DIR/tls/ca.pem"
+    # Relative to this file (docs/configuration.md, tls.ca).
+    printf '\n[tls]\nca = "tls/ca.pem"\n' >>"$config"
+  elif [[ "$insecure" == true ]]; then
+    printf '\n[tls]\n# Plaintext to a non-loopback server, chosen with --insecure.\ninsecure = true\n' >>"$config"
+  fi
   chmod 0640 "$config"
 fi
 

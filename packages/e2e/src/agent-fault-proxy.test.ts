@@ -1,6 +1,6 @@
-import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { FaultProxy, prng } from "./fault-proxy.js";
 import {
   AGENT_BIN,
   cleanupAfterEach,
@@ -14,142 +14,14 @@ import {
   tempDir,
 } from "./harness.js";
 
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-/** Forwards one direction of a connection, each chunk held back a random time, order kept. */
-class DelayPipe {
-  private readonly queue: { at: number; chunk: Buffer }[] = [];
-  private last = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly dest: Socket,
-    private readonly maxDelayMs: number,
-    private readonly random: () => number,
-  ) {}
-
-  push(chunk: Buffer): void {
-    const at = Math.max(this.last, Date.now() + this.random() * this.maxDelayMs);
-    this.last = at;
-    this.queue.push({ at, chunk });
-    this.arm();
-  }
-
-  close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.queue.length = 0;
-  }
-
-  private arm(): void {
-    const next = this.queue[0];
-    if (this.timer || !next) return;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        while (this.queue[0] && (this.queue[0].at <= Date.now() || this.queue[0].at === next.at)) {
-          const item = this.queue.shift();
-          if (item && !this.dest.destroyed) this.dest.write(item.chunk);
-        }
-        this.arm();
-      },
-      Math.max(0, next.at - Date.now()),
-    );
-  }
-}
-
-/**
- * A TCP proxy on 127.0.0.1 that delays every chunk both ways (so acks arrive late and batches are
- * in flight when the cut comes) and, while `chaos` is on, cuts every connection at random moments.
- */
-class FaultProxy {
-  private readonly server: Server;
-  private readonly links = new Set<{ client: Socket; upstream: Socket; pipes: DelayPipe[] }>();
-  private cutTimer: NodeJS.Timeout | undefined;
-  cuts = 0;
-
-  constructor(
-    private readonly targetPort: number,
-    private readonly random: () => number,
-    private readonly maxDelayMs: number,
-  ) {
-    this.server = createServer((client) => this.accept(client));
-  }
-
-  listen(): Promise<number> {
-    return new Promise((res) =>
-      this.server.listen(0, "127.0.0.1", () => res((this.server.address() as { port: number }).port)),
-    );
-  }
-
-  /** Cuts every open connection after a random 200–1,000 ms, again and again, until `calm`. */
-  chaos(): void {
-    const next = () => {
-      this.cutTimer = setTimeout(
-        () => {
-          this.cutAll();
-          next();
-        },
-        200 + this.random() * 800,
-      );
-    };
-    next();
-  }
-
-  calm(): void {
-    if (this.cutTimer) clearTimeout(this.cutTimer);
-    this.cutTimer = undefined;
-  }
-
-  cutAll(): void {
-    if (this.links.size > 0) this.cuts++;
-    for (const link of this.links) this.drop(link);
-  }
-
-  close(): Promise<void> {
-    this.calm();
-    this.cutAll();
-    return new Promise((res) => this.server.close(() => res()));
-  }
-
-  private accept(client: Socket): void {
-    const upstream = tcpConnect(this.targetPort, "127.0.0.1");
-    const toServer = new DelayPipe(upstream, this.maxDelayMs, this.random);
-    const toAgent = new DelayPipe(client, this.maxDelayMs, this.random);
-    const link = { client, upstream, pipes: [toServer, toAgent] };
-    this.links.add(link);
-    client.on("data", (d: Buffer) => toServer.push(d));
-    upstream.on("data", (d: Buffer) => toAgent.push(d));
-    for (const s of [client, upstream]) {
-      s.on("error", () => this.drop(link));
-      s.on("close", () => this.drop(link));
-    }
-  }
-
-  private drop(link: { client: Socket; upstream: Socket; pipes: DelayPipe[] }): void {
-    if (!this.links.delete(link)) return;
-    for (const p of link.pipes) p.close();
-    link.client.destroy();
-    link.upstream.destroy();
-  }
-}
-
 const BATCH_MAX_SAMPLES = 10;
+const MIN_BATCHES = 1_000;
 const FAST = ["cpu", "memory", "load", "processes", "filehandles", "pressure", "diskio", "network"];
 
 describe("agent behind a faulty network", () => {
   const cleanups = cleanupAfterEach();
 
-  it("loses nothing and doubles nothing over hundreds of batches with random cuts and delays", async () => {
+  it("loses nothing and doubles nothing over 1,000 batches with random cuts and delays", async () => {
     const seed = Number(process.env.VIGIL_FAULT_SEED ?? Date.now() % 1_000_000);
     const random = prng(seed);
     const tmp = tempDir();
@@ -179,7 +51,20 @@ ${FAST.map((c) => `[collectors.${c}]\ninterval = "100ms"\n`).join("\n")}`,
     await agent.waitForLog("connected to server");
 
     proxy.chaos();
-    await new Promise((r) => setTimeout(r, 8_000));
+    // ~80 samples a tick at 100 ms in batches of at most 10: 1,000 batches take about 12.5 s.
+    // Stored never exceeds collected, so once this many are stored, at least 1,000 batches went out.
+    const chaosDeadline = Date.now() + 60_000;
+    const storedSoFar = () => {
+      try {
+        return readStoredSamples(dataDir, "faulty-1").length;
+      } catch {
+        return 0; // the day file does not exist until the first batch is written
+      }
+    };
+    while (storedSoFar() < MIN_BATCHES * BATCH_MAX_SAMPLES) {
+      if (Date.now() > chaosDeadline) throw new Error(`fewer than ${MIN_BATCHES} batches within 60 s`);
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
     proxy.calm();
     // Let the agent reconnect through the now quiet proxy and catch up, then stop it gracefully.
     const connected = () => {
@@ -207,12 +92,12 @@ ${FAST.map((c) => `[collectors.${c}]\ninterval = "100ms"\n`).join("\n")}`,
     expect(final.rejected, context).toBe(0);
     expect(final.held, context).toBe(0);
     expect(final.acked, context).toBe(final.collected);
-    // Every batch holds at most BATCH_MAX_SAMPLES samples, so this many samples took at least 300 batches.
-    expect(final.collected as number, context).toBeGreaterThanOrEqual(300 * BATCH_MAX_SAMPLES);
+    // Every batch holds at most BATCH_MAX_SAMPLES samples, so this many samples took at least 1,000 batches.
+    expect(final.collected as number, context).toBeGreaterThanOrEqual(MIN_BATCHES * BATCH_MAX_SAMPLES);
 
     const stored = readStoredSamples(dataDir, "faulty-1");
     const keys = new Set(stored.map((s) => `${s.metric}${JSON.stringify(s.labels)}@${s.ts}`));
     expect(keys.size, context).toBe(stored.length);
     expect(stored.length, context).toBe(final.collected);
-  }, 60_000);
+  }, 120_000);
 });

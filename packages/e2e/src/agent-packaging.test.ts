@@ -129,7 +129,8 @@ describe("deploy/", () => {
     const dest = join(tmp.path, "root");
     const script = join(ROOT, "deploy/install-agent.sh");
     expect(readFileSync(script, "utf8")).toContain("set -euo pipefail");
-    const r = spawnSync("bash", [script, "--server", "10.0.0.9:9801"], {
+    const ca = join(ROOT, "packages/e2e/fixtures/tls/ca.pem");
+    const r = spawnSync("bash", [script, "--server", "10.0.0.9:9801", "--ca", ca], {
       encoding: "utf8",
       env: { ...process.env, DESTDIR: dest, BUNDLE },
     });
@@ -139,6 +140,8 @@ describe("deploy/", () => {
     expect(readFileSync(join(dest, "etc/systemd/system/vigil-agent.service"), "utf8")).toBe(unit);
     const config = join(dest, "etc/vigil/agent.toml");
     expect(readFileSync(config, "utf8")).toContain('server = "10.0.0.9:9801"');
+    expect(readFileSync(config, "utf8")).toContain('[tls]\nca = "tls/ca.pem"');
+    expect(readFileSync(join(dest, "etc/vigil/tls/ca.pem"))).toEqual(readFileSync(ca));
     // The config it writes is valid.
     const check = spawnSync(process.execPath, [lone, "check-config", config], { encoding: "utf8" });
     expect(check.stderr).toBe("");
@@ -147,5 +150,29 @@ describe("deploy/", () => {
     writeFileSync(config, 'server = "10.0.0.10:9801"\n');
     spawnSync("bash", [script], { env: { ...process.env, DESTDIR: dest, BUNDLE } });
     expect(readFileSync(config, "utf8")).toBe('server = "10.0.0.10:9801"\n');
+  });
+
+  it("install-agent.sh --insecure writes a valid plaintext config; a missing --ca file exits 2", () => {
+    const dest = join(tmp.path, "root-insecure");
+    const script = join(ROOT, "deploy/install-agent.sh");
+    const env = { ...process.env, DESTDIR: dest, BUNDLE };
+    const r = spawnSync("bash", [script, "--server", "10.0.0.9:9801", "--insecure"], {
+      encoding: "utf8",
+      env,
+    });
+    expect(r.stderr).toBe("");
+    const config = join(dest, "etc/vigil/agent.toml");
+    expect(readFileSync(config, "utf8")).toContain(
+      "[tls]\n# Plaintext to a non-loopback server, chosen with --insecure.\ninsecure = true\n",
+    );
+    const check = spawnSync(process.execPath, [lone, "check-config", config], { encoding: "utf8" });
+    expect(check.stderr).toBe("");
+    expect(check.status).toBe(0);
+    const bad = spawnSync("bash", [script, "--server", "10.0.0.9:9801", "--ca", join(dest, "nope.pem")], {
+      encoding: "utf8",
+      env: { ...env, DESTDIR: join(tmp.path, "root-bad") },
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe(`install-agent.sh: --ca: no file ${join(dest, "nope.pem")}\n`);
   });
 });

@@ -114,4 +114,61 @@ describe("startAlerting", () => {
     expect(a.agentHealth("nobody", T)).toBe(undefined);
     a.stop();
   });
+
+  it("keeps a firing alert across a restart over the same vigil.db: no second firing, ack and history kept", () => {
+    let now = T;
+    const run1 = startAlerting({
+      rules: [memoryRule("critical")],
+      catalog,
+      logger: logger(),
+      now: () => now,
+      tickMs: 0,
+    });
+    run1.ingest("web-1", sample(now, 95), now);
+    now += 2_000;
+    run1.ingest("web-1", sample(now, 95), now);
+    const fp = run1.activeAlerts()[0]?.fingerprint as string;
+    expect(run1.acknowledge(fp, { by: "ann", comment: "looking" }).ack).toMatchObject({ by: "ann" });
+    run1.stop();
+    catalog.close();
+
+    now += 60_000;
+    catalog = Catalog.open(dir);
+    const run2 = startAlerting({
+      rules: [memoryRule("critical")],
+      catalog,
+      logger: logger(),
+      now: () => now,
+      tickMs: 0,
+    });
+    expect(lines.find((l) => l.msg === "alert state restored")).toMatchObject({ firing: 1 });
+    expect(run2.activeAlerts()).toMatchObject([
+      { fingerprint: fp, state: "firing", firedAt: T + 2_000, ack: { by: "ann", comment: "looking" } },
+    ]);
+    // Still hot: acknowledged, so no repeat; nothing fires again.
+    for (let i = 0; i < 10; i++) {
+      now += 1_000;
+      run2.ingest("web-1", sample(now, 95), now);
+    }
+    expect(alertLines().map((l) => l.msg)).toEqual(["alert firing"]);
+    now += 1_000;
+    run2.ingest("web-1", sample(now, 10), now);
+    expect(alertLines().map((l) => l.msg)).toEqual(["alert firing", "alert resolved"]);
+
+    const history = run2.history({ agent: "web-1" });
+    expect(history.entries.map((e) => [e.type, e.at - T])).toEqual([
+      ["resolved", now - T],
+      ["acknowledged", 2_000],
+      ["firing", 2_000],
+    ]);
+    expect(history.entries[2]).toMatchObject({
+      fingerprint: fp,
+      severity: "critical",
+      value: 95,
+      labels: { alertname: "MemoryHigh", agent: "web-1" },
+    });
+    expect(run2.history({ severity: "warning" }).entries).toEqual([]);
+    expect(catalog.alerts.loadStates()).toEqual([]);
+    run2.stop();
+  });
 });

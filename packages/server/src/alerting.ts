@@ -1,6 +1,15 @@
-import { type ActiveAlert, AlertEngine, type AlertEvent, type HostHealth, type Rule } from "@vigil/alerts";
+import {
+  type AcknowledgeInput,
+  type ActiveAlert,
+  type AgentSettings,
+  AlertEngine,
+  type AlertEvent,
+  type HostHealth,
+  type Rule,
+} from "@vigil/alerts";
 import type { Logger, SeriesSamples } from "@vigil/common";
-import type { Catalog } from "@vigil/storage";
+import type { AlertHistoryPage, AlertHistoryQuery, Catalog } from "@vigil/storage";
+import { catalogAlertStore } from "./alert-store-adapter.js";
 
 /** How often the engine is ticked for what time alone changes (`for`, offline, absent, repeats). */
 export const ALERT_TICK_MS = 1_000;
@@ -11,18 +20,31 @@ export interface AlertIngestHook {
   ingest(agentId: string, series: readonly SeriesSamples[], now: number): void;
 }
 
-/** The server's alerting: the engine, fed by ingest, ticked every second, events to the log. */
+/**
+ * The server's alerting: the engine, fed by ingest, ticked every second, events to the log; state and
+ * history saved in `vigil.db` (one transaction per ingest call or tick that changed something).
+ */
 export interface ServerAlerting extends AlertIngestHook {
   readonly engine: AlertEngine;
   activeAlerts(): ActiveAlert[];
   agentHealth(agentId: string, now: number): HostHealth | undefined;
   /** Swaps in a validated rule set (SIGHUP); unchanged rules keep their state. */
   setRules(rules: readonly Rule[]): void;
+  /** Swaps in per-agent settings (maintenance windows, expected_offline), e.g. on SIGHUP. */
+  setAgentSettings(settings: ReadonlyMap<string, AgentSettings>): void;
+  /** Acknowledges a firing alert (saved at once); throws AckError for an unknown or pending one. */
+  acknowledge(fingerprint: string, input: AcknowledgeInput): ActiveAlert;
+  /** Withdraws an acknowledgement (saved at once); throws AckError when there is none. */
+  unacknowledge(fingerprint: string, by: string): ActiveAlert;
+  /** Alert history, newest first (keyset pages). */
+  history(query: AlertHistoryQuery): AlertHistoryPage;
   stop(): void;
 }
 
 export interface AlertingOptions {
   readonly rules: readonly Rule[];
+  /** `[agents."ID"]` settings; default none. */
+  readonly agentSettings?: ReadonlyMap<string, AgentSettings> | undefined;
   readonly catalog: Catalog;
   readonly logger: Logger;
   readonly now: () => number;
@@ -49,12 +71,16 @@ export function logAlertEvent(logger: Logger, event: AlertEvent): void {
   else logger.info(fields, msg);
 }
 
-/** Creates the engine with the config's rules, registers the catalog's agents and starts the ticker. */
+/**
+ * Creates the engine over the catalog's saved alerts (restoring pending and firing ones without
+ * notifying again) with the config's rules, registers the catalog's agents and starts the ticker.
+ */
 export function startAlerting(opts: AlertingOptions): ServerAlerting {
   const { logger, now } = opts;
   const engine = new AlertEngine({
     now: now(),
     downAfterMs: opts.downAfterMs,
+    store: catalogAlertStore(opts.catalog, logger),
     sink: {
       emit: (event) => {
         try {
@@ -65,16 +91,30 @@ export function startAlerting(opts: AlertingOptions): ServerAlerting {
       },
     },
   });
-  engine.setRules(opts.rules, now());
   for (const agent of opts.catalog.listAgents()) engine.registerAgent(agent.id, agent.lastSeen);
+  if (opts.agentSettings) engine.setAgentSettings(opts.agentSettings, now());
+  engine.setRules(opts.rules, now());
+  const restored = engine.activeAlerts();
+  if (restored.length > 0)
+    logger.info(
+      { firing: restored.filter((a) => a.state === "firing").length, pending: restored.length },
+      "alert state restored",
+    );
 
+  // Every change is saved right after the call that made it, in one transaction.
   const guarded = (what: string, fn: () => void) => {
     try {
       fn();
     } catch (err) {
       logger.error({ err }, `alert engine: ${what} failed`);
     }
+    try {
+      engine.flush();
+    } catch (err) {
+      logger.error({ err }, "alert engine: saving alert state failed");
+    }
   };
+  guarded("restore", () => undefined);
   const tickMs = opts.tickMs ?? ALERT_TICK_MS;
   const ticker =
     tickMs > 0 ? setInterval(() => guarded("tick", () => engine.tick(now())), tickMs) : undefined;
@@ -88,11 +128,32 @@ export function startAlerting(opts: AlertingOptions): ServerAlerting {
     activeAlerts: () => engine.activeAlerts(),
     agentHealth: (agentId, at) => engine.agentHealth(agentId, at),
     setRules: (rules) => {
-      engine.setRules(rules, now());
+      guarded("setRules", () => engine.setRules(rules, now()));
       logger.info({ rules: rules.length, names: rules.map((r) => r.name) }, "alert rules reloaded");
     },
+    setAgentSettings: (settings) => {
+      guarded("setAgentSettings", () => engine.setAgentSettings(settings, now()));
+    },
+    acknowledge: (fingerprint, input) => {
+      const alert = engine.acknowledge(fingerprint, input, now());
+      // Saved before the caller hears "acknowledged": a flush failure is the caller's error.
+      engine.flush();
+      logger.info({ fingerprint, rule: alert.rule, agent: alert.agent, by: input.by }, "alert acknowledged");
+      return alert;
+    },
+    unacknowledge: (fingerprint, by) => {
+      const alert = engine.unacknowledge(fingerprint, by, now());
+      engine.flush();
+      logger.info(
+        { fingerprint, rule: alert.rule, agent: alert.agent, by },
+        "alert acknowledgement withdrawn",
+      );
+      return alert;
+    },
+    history: (query) => opts.catalog.alerts.queryHistory(query),
     stop: () => {
       if (ticker) clearInterval(ticker);
+      guarded("stop", () => undefined);
     },
   };
 }

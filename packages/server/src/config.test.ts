@@ -36,6 +36,15 @@ describe("loadServerConfig", () => {
       logLevel: "info",
       maxMessageBytes: 4 * 1024 * 1024,
       alertRules: [],
+      agentSettings: new Map(),
+      storage: {
+        durability: "process",
+        minuteRollupRetentionDays: 35,
+        retentionDays: 15,
+        rollupRetentionDays: 400,
+        walMaxBytes: 64 * 1024 * 1024,
+      },
+      tls: undefined,
       file: undefined,
     });
   });
@@ -59,6 +68,15 @@ describe("loadServerConfig", () => {
       logLevel: "debug",
       maxMessageBytes: 1_048_576,
       alertRules: [],
+      agentSettings: new Map(),
+      storage: {
+        durability: "process",
+        minuteRollupRetentionDays: 35,
+        retentionDays: 15,
+        rollupRetentionDays: 400,
+        walMaxBytes: 64 * 1024 * 1024,
+      },
+      tls: undefined,
       file,
     });
   });
@@ -77,6 +95,7 @@ describe("loadServerConfig", () => {
       VIGIL_HTTP_LISTEN: "127.0.0.2:7000",
       VIGIL_GRPC_LISTEN: "[::]:7001",
       VIGIL_LOG_LEVEL: "trace",
+      VIGIL_TLS_INSECURE: "true",
     };
     expect(loadServerConfig(file, env, "/cwd")).toMatchObject({
       dataDir: "/cwd/env-data",

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { parseRules, type Rule } from "@vigil/alerts";
+import { type AgentSettings, parseRules, type Rule } from "@vigil/alerts";
 import {
   ConfigError,
   type HostPort,
@@ -11,6 +11,9 @@ import {
   zLogLevel,
 } from "@vigil/common";
 import { z } from "zod";
+import { agentSettingsFrom, agentsSection } from "./agent-settings-config.js";
+import { type StorageSettings, storageSection, storageSettingsFrom } from "./storage-config.js";
+import { loadServerTls, type ServerTls, tlsSection } from "./tls-config.js";
 
 export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9800";
 export const DEFAULT_GRPC_LISTEN = "127.0.0.1:9801";
@@ -42,6 +45,9 @@ export const serverConfigSchema = z.strictObject({
   server: serverSection.prefault({}),
   ingest: ingestSection.prefault({}),
   alert: alertSection.prefault({}),
+  agents: agentsSection.prefault({}),
+  tls: tlsSection.prefault({}),
+  storage: storageSection.prefault({}),
 });
 
 export interface ServerConfig {
@@ -51,8 +57,14 @@ export interface ServerConfig {
   readonly grpcListen: HostPort;
   readonly logLevel: LogLevel;
   readonly maxMessageBytes: number;
+  /** `[tls]` for the gRPC port, files read and checked; undefined = plaintext (loopback or tls.insecure). */
+  readonly tls: ServerTls | undefined;
   /** `[[alert.rules]]`, validated and compiled. */
   readonly alertRules: readonly Rule[];
+  /** `[agents."ID"]`: maintenance windows and expected_offline, by agent id. */
+  readonly agentSettings?: ReadonlyMap<string, AgentSettings> | undefined;
+  /** `[storage]`: retention of day files and rollups; undefined = the defaults (storage-config.ts). */
+  readonly storage?: StorageSettings | undefined;
   /** The file it came from, or undefined for built-in defaults. */
   readonly file: string | undefined;
 }
@@ -94,13 +106,26 @@ export function loadServerConfig(
       problem: issue?.message ?? "invalid",
     });
   }
+  const grpcListen = parseHostPort(result.data.grpc_listen);
+  const tls = loadServerTls({
+    section: parsed.tls,
+    file: file ?? "(defaults)",
+    source,
+    cwd,
+    grpcListen,
+    grpcListenFromEnv: env.VIGIL_GRPC_LISTEN ? "VIGIL_GRPC_LISTEN" : undefined,
+    env,
+  });
   return {
     dataDir: resolve(cwd, result.data.data_dir),
     httpListen: parseHostPort(result.data.http_listen),
-    grpcListen: parseHostPort(result.data.grpc_listen),
+    grpcListen,
+    tls,
     logLevel: result.data.log_level,
     maxMessageBytes: parsed.ingest.max_message_bytes,
     alertRules,
+    agentSettings: agentSettingsFrom(parsed.agents),
+    storage: storageSettingsFrom(parsed.storage),
     file,
   };
 }
@@ -110,7 +135,15 @@ export function loadServerConfig(
  * first, so a reload never swaps in rules from a file the server would refuse to start with.
  */
 export function loadAlertRules(file: string): Rule[] {
+  return loadAlertConfig(file).rules;
+}
+
+/** What SIGHUP reloads: `[[alert.rules]]` and `[agents."ID"]`, from a file validated whole first. */
+export function loadAlertConfig(file: string): {
+  rules: Rule[];
+  agentSettings: Map<string, AgentSettings>;
+} {
   const { source, data } = readTomlFile(file);
-  validateConfig(file, source, data, serverConfigSchema);
-  return parseRules(data, file, source);
+  const parsed = validateConfig(file, source, data, serverConfigSchema);
+  return { rules: parseRules(data, file, source), agentSettings: agentSettingsFrom(parsed.agents) };
 }

@@ -83,6 +83,7 @@ function config(): ServerConfig {
     grpcListen: { host: "127.0.0.1", port: 0 },
     logLevel: "debug",
     maxMessageBytes: 4 * 1024 * 1024,
+    tls: undefined,
     alertRules: [],
     file: undefined,
   };
@@ -293,6 +294,7 @@ describe("GET /api/v1/agents", () => {
     first_seen: NOW - 60_000,
     last_seen: NOW,
     status: "healthy",
+    suppressed: null,
   };
 
   it("lists the agent with hostname, version and labels from its hello", async () => {
@@ -635,6 +637,7 @@ describe("alerting", () => {
         metric: "alert_probe",
         labels: { alertname: "ProbeHigh", agent: "web-1", disk: "sda" },
         annotations: { summary: "web-1 at 75" },
+        ack: null,
         value: 75,
         active_at: NOW,
         fired_at: NOW,

@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import type Database from "better-sqlite3";
 import { decodeChunk } from "./chunk-codec.js";
+import { DAY_FILE_SCHEMA_VERSION, migrateDayFile } from "./day-file-migrate.js";
 import {
   BUSY_TIMEOUT_MS,
   openReadonlyDb,
@@ -10,8 +11,6 @@ import {
   type WritableDb,
 } from "./db.js";
 import type { RawPoint } from "./storage-engine.js";
-import { DAY_FILE_SCHEMA_VERSION, migrateDayFile } from "./day-file-migrate.js";
-import { StorageError } from "./storage-error.js";
 import { decodeWalBatch, type SampleRows } from "./wal-batch-codec.js";
 
 /** `user_version` of a day file in the chunked layout. Version 1 (one row per sample) is upgraded in place. */
@@ -286,41 +285,49 @@ export interface StoredSample {
   readonly value: number;
 }
 
+/** What `readDayFileSamples` reads: only these series, only inside [fromMs, toMs] (inclusive). */
+export interface DayFileSampleFilter {
+  readonly seriesIds: ReadonlySet<number>;
+  readonly fromMs: number;
+  readonly toMs: number;
+}
+
 /**
- * Every sample a day file holds, decoded: chunks, stragglers and the `wal_batches` rows not yet in
- * chunks (so a file a running server is writing reads complete), deduplicated by series and timestamp
- * the way the engine does (first written wins), ordered by series then time. Opens the file read-only;
- * for tools and tests, not the query path.
+ * Every sample a day file holds (or those `filter` selects), decoded: chunks, stragglers and the
+ * `wal_batches` rows not yet in chunks (so a file a running server is writing reads complete),
+ * deduplicated by series and timestamp the way the engine does (first written wins), ordered by series
+ * then time. Opens the file read-only and never writes, so it is safe beside a running server; for
+ * tools (`rules backtest`) and tests, not the query path. A missing file reads as no samples.
  */
-export function readDayFileSamples(path: string): StoredSample[] {
-  const db: ReadableDb = openReadonlyDb(path);
+export function readDayFileSamples(path: string, filter?: DayFileSampleFilter): StoredSample[] {
+  let db: ReadableDb;
+  try {
+    db = openReadonlyDb(path);
+  } catch (err) {
+    if (filter && err instanceof Error && "code" in err && err.code === "SQLITE_CANTOPEN") return [];
+    throw err;
+  }
+  const wanted = (seriesId: number, ts: number) =>
+    !filter || (filter.seriesIds.has(seriesId) && ts >= filter.fromMs && ts <= filter.toMs);
   try {
     // One read transaction: a chunk flush between the SELECTs (chunk inserted, its wal rows deleted)
     // must not make samples vanish from the answer.
     const read = db.transaction(() => {
       const seen = new Map<string, StoredSample>();
       const add = (seriesId: number, ts: number, value: number) => {
+        if (!wanted(seriesId, ts)) return;
         const key = `${seriesId}:${ts}`;
         if (!seen.has(key)) seen.set(key, { seriesId, ts, value });
       };
       const version = userVersion(db);
       if (version >= 2) {
-        const chunks = db.prepare("SELECT series_id, data FROM chunks").raw(true).all() as [
-          number,
-          Uint8Array,
-        ][];
-        for (const [id, data] of chunks) {
+        for (const [id, data] of chunkRows(db, filter)) {
           const { timestamps, values } = decodeChunk(data);
           for (let i = 0; i < timestamps.length; i++) add(id, timestamps[i] as number, values[i] as number);
         }
       }
       if (version >= 1) {
-        const rows = db.prepare("SELECT series_id, ts, value FROM samples").raw(true).all() as [
-          number,
-          number,
-          number,
-        ][];
-        for (const [id, ts, value] of rows) add(id, ts, value);
+        for (const [id, ts, value] of stragglerRows(db, filter)) add(id, ts, value);
       }
       if (version >= 2) {
         const wal = db
@@ -340,4 +347,33 @@ export function readDayFileSamples(path: string): StoredSample[] {
   } finally {
     db.close();
   }
+}
+
+/** [series_id, data] of every chunk, or of the filter's series overlapping its range (by primary key). */
+function chunkRows(db: ReadableDb, filter: DayFileSampleFilter | undefined): [number, Uint8Array][] {
+  if (!filter)
+    return db.prepare("SELECT series_id, data FROM chunks").raw(true).all() as [number, Uint8Array][];
+  const stmt = db.prepare(CHUNK_DAY_FILE_SQL.chunksInRange).raw(true);
+  const out: [number, Uint8Array][] = [];
+  for (const id of filter.seriesIds) {
+    const rows = stmt.all(id, filter.fromMs - MAX_CHUNK_SPAN_MS, filter.toMs, filter.fromMs) as ChunkRow[];
+    for (const row of rows) out.push([id, row[6]]);
+  }
+  return out;
+}
+
+/** [series_id, ts, value] of every straggler, or of the filter's series inside its range. */
+function stragglerRows(db: ReadableDb, filter: DayFileSampleFilter | undefined): [number, number, number][] {
+  if (!filter)
+    return db.prepare("SELECT series_id, ts, value FROM samples").raw(true).all() as [
+      number,
+      number,
+      number,
+    ][];
+  const stmt = db.prepare(CHUNK_DAY_FILE_SQL.samplesInRange).raw(true);
+  const out: [number, number, number][] = [];
+  for (const id of filter.seriesIds)
+    for (const [ts, value] of stmt.all(id, filter.fromMs, filter.toMs) as RawPoint[])
+      out.push([id, ts, value]);
+  return out;
 }

@@ -135,6 +135,46 @@ describe("ChunkedStorageEngine", () => {
     }
   });
 
+  it("readDayFileSamples with a filter reads chunks, stragglers and wal_batches of just those series and that range", async () => {
+    const { engine, close } = openStore();
+    // Series m{s=0..2}, 300 samples each: the first 240 become a chunk, the rest stay in wal_batches.
+    for (let i = 0; i < 300; i++)
+      await engine.appendBatch(
+        "a",
+        [0, 1, 2].map((s) => series("m", { s: String(s) }, [[DAY + i * 1000, s * 1000 + i]])),
+      );
+    // A straggler of s=1, older than its chunk's end.
+    await engine.appendBatch("a", [series("m", { s: "1" }, [[DAY + 500, -1]])]);
+    const path = join(dir, "samples", "2025-11-25.db");
+    expect(tableCount(DAY, "chunks")).toBeGreaterThan(0);
+    expect(tableCount(DAY, "wal_batches")).toBeGreaterThan(0);
+    const ids = new Map(readDayFileSamples(path).map((x) => [x.seriesId, true]));
+    expect(ids.size).toBe(3);
+    const [id0, id1] = [...ids.keys()].sort((a, b) => a - b) as [number, number];
+    const got = readDayFileSamples(path, {
+      seriesIds: new Set([id1]),
+      fromMs: DAY + 235_000,
+      toMs: DAY + 245_000,
+    });
+    expect(got.map((x) => [x.seriesId, x.ts, x.value])).toEqual(
+      Array.from({ length: 11 }, (_, k) => [id1, DAY + (235 + k) * 1000, 1000 + 235 + k]),
+    );
+    const straggler = readDayFileSamples(path, {
+      seriesIds: new Set([id0, id1]),
+      fromMs: DAY + 400,
+      toMs: DAY + 600,
+    });
+    expect(straggler.map((x) => [x.seriesId, x.ts, x.value])).toEqual([[id1, DAY + 500, -1]]);
+    expect(
+      readDayFileSamples(join(dir, "samples", "2025-11-26.db"), {
+        seriesIds: new Set([id0]),
+        fromMs: 0,
+        toMs: 1,
+      }),
+    ).toEqual([]);
+    await close();
+  });
+
   it("empties wal_batches on close and keeps -0 bit-exact in chunks", async () => {
     const { engine, close } = openStore();
     await engine.appendBatch("a", [

@@ -22,6 +22,7 @@ export type { AgentRecord, ApiTokenRecord, EnrollTokenRefusal, TokenRole } from 
 export { CHUNK_FORMAT, decodeChunk, encodeChunk } from "./chunk-codec.js";
 export {
   CHUNK_DAY_FILE_FORMAT_VERSION,
+  type DayFileSampleFilter,
   MAX_CHUNK_SPAN_MS,
   readDayFileSamples,
   type StoredSample,
@@ -40,6 +41,8 @@ export {
   DAY_MS,
   dayFileName,
   dayFilePath,
+  dayNumber,
+  dayNumberFileName,
   MAX_TIMESTAMP_MS,
   parseDayFileName,
   SAMPLES_DIR_NAME,

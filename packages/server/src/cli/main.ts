@@ -11,9 +11,11 @@ import {
 } from "@vigil/common";
 import { Catalog } from "@vigil/storage";
 import { createApiToken, createEnrollToken, DEFAULT_ENROLL_TTL } from "../auth/token-admin.js";
-import { loadAlertRules, loadServerConfig, type ServerConfig } from "../config.js";
+import { loadAlertConfig, loadServerConfig, type ServerConfig } from "../config.js";
 import { startServer } from "../server.js";
 import { SERVER_VERSION } from "../version.js";
+import { rulesBacktestCommand } from "./rules-backtest.js";
+import { storageCommand } from "./storage-command.js";
 
 const USAGE = `Usage:
   vigil-server [--config FILE]                     run the server (defaults: data in ./data,
@@ -25,9 +27,16 @@ const USAGE = `Usage:
                                                    create a one-time agent enrolment token
   vigil-server rules test FILE                     run alert rule unit tests (docs/alerting.md);
                                                    exit 0 all pass, 1 a case failed, 2 bad file
+  vigil-server rules backtest [--config FILE] --rule NAME [--rule-file FILE.toml] --from -7d [--to now]
+                     [--eval-interval 1s] [--json]
+                                                   replay stored samples through a rule and list when
+                                                   it would have fired and resolved
+  vigil-server storage check [--config FILE] [--quick]
+                                                   integrity_check on vigil.db, rollups.db and every
+                                                   day file; exit 0 all ok, 1 a file failed
   vigil-server --help | --version
 
-Signals: SIGHUP reloads [[alert.rules]] from the config file (an invalid file keeps the old rules).
+Signals: SIGHUP reloads [[alert.rules]] and [agents."ID"] from the config file (an invalid file keeps the old ones).
 Environment: VIGIL_DATA_DIR, VIGIL_HTTP_LISTEN, VIGIL_GRPC_LISTEN, VIGIL_LOG_LEVEL override the config.
 Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad config.`;
 
@@ -80,6 +89,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   if (command === "token") return tokenCommand(rest, io);
   if (command === "enroll-token") return enrollTokenCommand(rest, io);
   if (command === "rules") return rulesCommand(rest, io);
+  if (command === "storage") return storageCommand(rest, io);
   if (command !== undefined && !command.startsWith("-")) throw new UsageError(`unknown command "${command}"`);
   const { values } = parseCliArgs(argv, { config: { type: "string" } }, 0);
   return runServer(loadServerConfig(values.config, io.env, io.cwd), io);
@@ -128,9 +138,11 @@ function enrollTokenCommand(argv: readonly string[], io: CliIo): number {
   return 0;
 }
 
-function rulesCommand(argv: readonly string[], io: CliIo): number {
+function rulesCommand(argv: readonly string[], io: CliIo): number | Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== "test") throw new UsageError(`unknown rules command "${sub ?? ""}" (expected "test")`);
+  if (sub === "backtest") return rulesBacktestCommand(rest, io);
+  if (sub !== "test")
+    throw new UsageError(`unknown rules command "${sub ?? ""}" (expected "test" or "backtest")`);
   const { positionals } = parseCliArgs(rest, {}, 1);
   const file = positionals[0];
   if (!file) throw new UsageError("rules test needs a FILE");
@@ -186,7 +198,9 @@ async function runServer(config: ServerConfig, io: CliIo): Promise<number> {
       return;
     }
     try {
-      server.setAlertRules(loadAlertRules(config.file));
+      const { rules, agentSettings } = loadAlertConfig(config.file);
+      server.setAlertRules(rules);
+      server.setAgentSettings(agentSettings);
     } catch (err) {
       logger.error(
         { file: config.file, err: err instanceof Error ? err.message : String(err) },

@@ -27,6 +27,8 @@ export function registerAgentsRoutes(
     status:
       alerts?.agentHealth(a.id, now())?.status ??
       (now() - a.lastSeen > AGENT_DOWN_AFTER_MS ? "down" : "healthy"),
+    // "maintenance" | "expected_offline" while the agent's offline alerts are suppressed, else null.
+    suppressed: alerts?.agentHealth(a.id, now())?.suppressed ?? null,
   });
   app.get("/api/v1/agents", async () => ({ agents: catalog.listAgents().map(view) }));
   app.get<{ Params: { id: string } }>("/api/v1/agents/:id", async (request) => {

@@ -7,11 +7,13 @@ import Fastify, {
   LogController,
 } from "fastify";
 import type { ServerAlerting } from "../alerting.js";
+import { registerAgentLatestRoute } from "./agent-latest-route.js";
 import { registerAgentsRoutes } from "./agents-routes.js";
 import { registerAlertsRoutes } from "./alerts-routes.js";
 import { createAuthHook } from "./auth-hook.js";
 import { isHttpError } from "./http-error.js";
 import { registerMetricsRoute } from "./metrics-route.js";
+import { registerStatsRoute } from "./stats-route.js";
 
 export interface HttpDeps {
   readonly catalog: Catalog;
@@ -78,7 +80,9 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     uptime_seconds: Math.round((deps.now() - deps.startedAt) / 1000),
   }));
   registerMetricsRoute(app, deps.storage, deps.now);
+  registerStatsRoute(app, deps.storage, deps.now);
+  registerAgentLatestRoute(app, deps.catalog, deps.storage);
   registerAgentsRoutes(app, deps.catalog, deps.storage, deps.now, deps.alerts);
-  if (deps.alerts) registerAlertsRoutes(app, deps.alerts);
+  if (deps.alerts) registerAlertsRoutes(app, deps.alerts, deps.now);
   return app;
 }

@@ -80,7 +80,8 @@ export function registerMetricsRoute(app: FastifyInstance, storage: StorageEngin
   );
 }
 
-function parseParam<T>(name: string, text: string, parse: (text: string) => T): T {
+/** Parses one query parameter, turning a parse failure into a 400 that names the parameter. */
+export function parseParam<T>(name: string, text: string, parse: (text: string) => T): T {
   try {
     return parse(text);
   } catch (err) {

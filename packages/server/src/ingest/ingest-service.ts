@@ -24,7 +24,7 @@ import {
   type StreamResponse,
   StreamResponseSchema,
 } from "@vigil/protocol";
-import { type Catalog, isStorageError, type StorageEngine } from "@vigil/storage";
+import { type Catalog, isRetryableStorageError, isStorageError, type StorageEngine } from "@vigil/storage";
 import type { AlertIngestHook } from "../alerting.js";
 import { generateSecret, hashSecret, parseBearer, SECRET_PREFIX } from "../auth/secrets.js";
 
@@ -41,6 +41,10 @@ export interface IngestDeps {
 
 /** A stream pauses reading while this many batches wait for storage, and resumes below half of it. */
 const MAX_PENDING_BATCHES = 32;
+/** How long an agent is asked to wait when the storage writer's queue is full (`busy`). */
+export const BUSY_THROTTLE_MS = 250;
+/** How long an agent is asked to wait after a failed write (disk full, read-only file). */
+export const UNAVAILABLE_THROTTLE_MS = 2_000;
 /** A stream must say hello within this long, or it is closed. */
 const HELLO_TIMEOUT_MS = 10_000;
 /** last_seen is written at most this often per agent (it is also implied by every ack). */
@@ -134,6 +138,28 @@ function handleStream(deps: IngestDeps, call: StreamCall): void {
         sendError(batch.seq, ErrorCode.INVALID_BATCH, err.message);
         return;
       }
+      if (isRetryableStorageError(err)) {
+        // The writer's queue is full (busy) or a write failed (unavailable): ask the agent to pause,
+        // then report the batch as not stored (INTERNAL: the agent keeps it and resends it after the
+        // pause) instead of buffering it here without bound.
+        const busy = err.code === "busy";
+        if (busy) log.debug({ seq: batch.seq, err: err.message }, "storage busy; throttling the agent");
+        else
+          log.error(
+            { seq: batch.seq, err: err.message },
+            "failed to store a batch; the agent will resend it",
+          );
+        send({
+          case: "throttle",
+          value: {
+            $typeName: "vigil.v1.Throttle",
+            delayMs: busy ? BUSY_THROTTLE_MS : UNAVAILABLE_THROTTLE_MS,
+            reason: busy ? "storage writer queue full" : "storage write failed; retrying",
+          },
+        });
+        sendError(batch.seq, ErrorCode.INTERNAL, `not stored (${err.code}): ${err.message}; resend later`);
+        return;
+      }
       // Not the agent's fault: it keeps the batch and resends it later.
       log.error({ seq: batch.seq, err }, "failed to store a batch");
       sendError(batch.seq, ErrorCode.INTERNAL, "the server could not store this batch; resend later");
@@ -191,9 +217,9 @@ function handleStream(deps: IngestDeps, call: StreamCall): void {
         paused = true;
         call.pause();
       }
-      // Batches of one stream are stored and acked in order.
-      chain = chain
-        .then(() => storeBatch(batch))
+      // Started at once, so a stream's batches share the writer's group commits; the writer commits
+      // them in arrival order. `chain` only lets the end of the stream wait for all of them.
+      const stored = storeBatch(batch)
         .catch((err: unknown) => log.error({ err }, "unexpected error while storing a batch"))
         .finally(() => {
           pending--;
@@ -202,6 +228,7 @@ function handleStream(deps: IngestDeps, call: StreamCall): void {
             call.resume();
           }
         });
+      chain = chain.then(() => stored);
       return;
     }
     sendError(0, ErrorCode.PROTOCOL, "empty frame: expected hello or batch");
