@@ -34,6 +34,11 @@ interface RuleCommon {
    * so a reload keeps their state untouched.
    */
   readonly definition: string;
+  /**
+   * The rule as written (the TOML table or the API body, JSON-safe), which the API shows and stores:
+   * durations stay "5m", not milliseconds.
+   */
+  readonly spec: Readonly<Record<string, unknown>>;
 }
 
 /** `value op threshold` on each sample, held `for` a duration. */
@@ -186,7 +191,12 @@ export function parseRule(raw: unknown, index = 0): Rule {
     }
     throw new RuleError(label, fieldName(path), message);
   }
-  return compile(name, kind as RuleKind, result.data as Record<string, unknown>);
+  return compile(name, kind as RuleKind, result.data as Record<string, unknown>, jsonSafe(table));
+}
+
+/** A plain-data copy of a rule table: JSON round-trip (TOML dates become strings; rules have none). */
+function jsonSafe(table: Record<string, unknown>): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(table)) as Record<string, unknown>;
 }
 
 function fieldName(path: readonly (string | number)[]): string | undefined {
@@ -196,7 +206,12 @@ function fieldName(path: readonly (string | number)[]): string | undefined {
   return out;
 }
 
-function compile(name: string, kind: RuleKind, d: Record<string, unknown>): Rule {
+function compile(
+  name: string,
+  kind: RuleKind,
+  d: Record<string, unknown>,
+  spec: Record<string, unknown>,
+): Rule {
   const label = JSON.stringify(name);
   const at = <T>(field: string, fn: () => T): T => {
     try {
@@ -229,6 +244,7 @@ function compile(name: string, kind: RuleKind, d: Record<string, unknown>): Rule
     labels,
     annotations: templates("annotations"),
     definition: canonicalJson({ ...d, name, kind }),
+    spec,
   };
   switch (kind) {
     case "threshold":

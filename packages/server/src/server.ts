@@ -5,6 +5,7 @@ import { formatHostPort, type Logger } from "@vigil/common";
 import { ingestServerDefinition } from "@vigil/protocol";
 import { Catalog, ChunkedStorageEngine, type StorageEngine } from "@vigil/storage";
 import type { FastifyInstance } from "fastify";
+import { AlertRuleSet } from "./alert-rule-set.js";
 import { type ServerAlerting, startAlerting } from "./alerting.js";
 import { createApiToken } from "./auth/token-admin.js";
 import type { ServerConfig } from "./config.js";
@@ -31,7 +32,7 @@ export interface RunningServer {
   readonly grpcAddress: string;
   /** The admin API token created on the very first start, or undefined. Never logged. */
   readonly firstToken: string | undefined;
-  /** Swaps in new alert rules (validated by the caller), e.g. on SIGHUP. */
+  /** Swaps in the config file's alert rules (validated by the caller), e.g. on SIGHUP; throws when one is named like an API rule (the old rules stay). */
   setAlertRules(rules: readonly Rule[]): void;
   /** Swaps in per-agent alert settings (maintenance, expected_offline), e.g. on SIGHUP. */
   setAgentSettings(settings: ReadonlyMap<string, AgentSettings>): void;
@@ -84,8 +85,10 @@ export async function startServer(
     serverStorage.startTasks(engine);
     const firstToken =
       catalog.countApiTokens() === 0 ? createApiToken(catalog, "admin", "admin", now()) : undefined;
+    // Config rules plus the API's (vigil.db), so saved alerts of either bind again at start.
+    const ruleSet = AlertRuleSet.load(catalog, config.alertRules, logger.child({ component: "alerts" }));
     const alerts = startAlerting({
-      rules: config.alertRules,
+      rules: ruleSet.all(),
       agentSettings: config.agentSettings,
       catalog,
       logger: logger.child({ component: "alerts" }),
@@ -93,6 +96,7 @@ export async function startServer(
       downAfterMs: AGENT_DOWN_AFTER_MS,
     });
     alerting = alerts;
+    ruleSet.onChange((rules) => alerts.setRules(rules));
 
     grpc = new Server({
       ...GRPC_SERVER_OPTIONS,
@@ -122,6 +126,7 @@ export async function startServer(
       now,
       startedAt: now(),
       alerts,
+      rules: ruleSet,
     });
     await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
     const httpPort = (http.server.address() as { port: number }).port;
@@ -140,7 +145,7 @@ export async function startServer(
       httpAddress,
       grpcAddress,
       firstToken,
-      setAlertRules: (rules) => alerts.setRules(rules),
+      setAlertRules: (rules) => ruleSet.setConfigRules(rules),
       setAgentSettings: (settings) => alerts.setAgentSettings(settings),
       stop: closeAll,
     };

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { canonicalLabels, type Labels, type Logger } from "@vigil/common";
 import type Database from "better-sqlite3";
+import { AlertRuleTable } from "./alert-rule-table.js";
 import { AlertTables } from "./alert-tables.js";
 import type { AgentRecord, ApiTokenRecord, EnrollTokenRefusal, TokenRole } from "./catalog-types.js";
 import { catalogPath } from "./data-dir-layout.js";
@@ -77,6 +78,8 @@ export class Catalog {
   readonly path: string;
   /** Alert state, acknowledgements and history (migration 0002). */
   readonly alerts: AlertTables;
+  /** Alert rules made through the API (migration 0003). */
+  readonly alertRules: AlertRuleTable;
   readonly #db: WritableDb;
   readonly #logger: Logger | undefined;
   /** agent → fast series key → id (bounded); series are never deleted, so entries never go stale. */
@@ -92,6 +95,7 @@ export class Catalog {
     this.#db = db;
     this.#logger = logger;
     this.alerts = new AlertTables(db);
+    this.alertRules = new AlertRuleTable(db);
     const stmt = prepareStatements(db);
     this.#stmt = stmt;
     this.#consumeTx = db.transaction((hash: string, agentId: string, nowMs: number): EnrollTokenResult => {

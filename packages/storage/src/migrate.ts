@@ -2,6 +2,7 @@ import type { Logger } from "@vigil/common";
 import { userVersion, type WritableDb } from "./db.js";
 import { migrate0001 } from "./migrations/0001-initial.js";
 import { migrate0002 } from "./migrations/0002-alerts.js";
+import { migrate0003 } from "./migrations/0003-alert-rules.js";
 import { StorageError } from "./storage-error.js";
 
 /** One schema step: `up` runs inside the runner's transaction, which also bumps `user_version`. */
@@ -15,6 +16,7 @@ export interface Migration {
 export const CATALOG_MIGRATIONS: readonly Migration[] = [
   { version: 1, slug: "initial", up: migrate0001 },
   { version: 2, slug: "alerts", up: migrate0002 },
+  { version: 3, slug: "alert-rules", up: migrate0003 },
 ];
 
 /** The `user_version` a fully migrated catalog has. */

@@ -12,7 +12,9 @@ export type StorageErrorCode =
   | "newer_schema"
   | "invalid_argument"
   | "busy"
-  | "unavailable";
+  | "unavailable"
+  /** A unique name is taken (an API alert rule). */
+  | "conflict";
 
 /** A refusal by the catalog or a storage engine; `message` says exactly what was wrong. */
 export class StorageError extends Error {

@@ -1,5 +1,13 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Backtest, type BacktestEpisode, type BacktestSample, parseRules, type Rule } from "@vigil/alerts";
+import {
+  Backtest,
+  type BacktestEpisode,
+  type BacktestSample,
+  parseRule,
+  parseRules,
+  type Rule,
+} from "@vigil/alerts";
 import {
   type Labels,
   parseCliArgs,
@@ -8,7 +16,14 @@ import {
   readTomlFile,
   UsageError,
 } from "@vigil/common";
-import { Catalog, dayNumber, dayNumberFileName, readDayFileSamples, samplesDir } from "@vigil/storage";
+import {
+  Catalog,
+  catalogPath,
+  dayNumber,
+  dayNumberFileName,
+  readDayFileSamples,
+  samplesDir,
+} from "@vigil/storage";
 import { loadServerConfig } from "../config.js";
 import type { CliIo } from "./main.js";
 
@@ -52,7 +67,12 @@ export async function rulesBacktestCommand(argv: readonly string[], io: CliIo): 
     if (evalIntervalMs <= 0) throw new UsageError("--eval-interval must be more than 0");
   }
   const config = loadServerConfig(values.config, io.env, io.cwd);
-  const rule = findRule(values.rule, values["rule-file"], config.alertRules, values.config);
+  const rule = findRule(
+    values.rule,
+    values["rule-file"],
+    [...config.alertRules, ...apiRules(config.dataDir)],
+    values.config,
+  );
   if (rule.kind === "offline")
     throw new UsageError(
       `rule "${rule.name}" is an offline rule: backtest replays samples, offline needs sightings`,
@@ -154,6 +174,23 @@ function timeOption(flag: string, text: string, nowMs: number): number {
 }
 
 /** The rule from `--rule-file` when given, else from the server config's `[[alert.rules]]`. */
+/** The rules made through the API (vigil.db) that still validate; none when there is no catalog yet. */
+function apiRules(dataDir: string): Rule[] {
+  if (!existsSync(catalogPath(dataDir))) return [];
+  const catalog = Catalog.open(dataDir);
+  try {
+    return catalog.alertRules.list().flatMap((stored) => {
+      try {
+        return [parseRule(stored.spec)];
+      } catch {
+        return []; // the server logs invalid stored rules; a backtest only needs the valid ones
+      }
+    });
+  } finally {
+    catalog.close();
+  }
+}
+
 function findRule(
   name: string,
   ruleFile: string | undefined,

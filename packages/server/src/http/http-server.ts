@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from "fastify";
+import type { AlertRuleSet } from "../alert-rule-set.js";
 import type { ServerAlerting } from "../alerting.js";
 import { registerAgentLatestRoute } from "./agent-latest-route.js";
 import { registerAgentsRoutes } from "./agents-routes.js";
@@ -13,6 +14,7 @@ import { registerAlertsRoutes } from "./alerts-routes.js";
 import { createAuthHook } from "./auth-hook.js";
 import { isHttpError } from "./http-error.js";
 import { registerMetricsRoute } from "./metrics-route.js";
+import { registerRulesRoutes } from "./rules-routes.js";
 import { registerStatsRoute } from "./stats-route.js";
 
 export interface HttpDeps {
@@ -24,6 +26,8 @@ export interface HttpDeps {
   readonly startedAt: number;
   /** The alert engine: active alerts and host health. */
   readonly alerts?: ServerAlerting;
+  /** The alert rules in force (config and API); `/api/v1/rules` is served when given. */
+  readonly rules?: AlertRuleSet;
 }
 
 /** The HTTP API: JSON everywhere, errors as `{"error", "code"}`, bearer tokens on all but health. */
@@ -84,5 +88,6 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   registerAgentLatestRoute(app, deps.catalog, deps.storage);
   registerAgentsRoutes(app, deps.catalog, deps.storage, deps.now, deps.alerts);
   if (deps.alerts) registerAlertsRoutes(app, deps.alerts, deps.now);
+  if (deps.rules) registerRulesRoutes(app, deps.rules, deps.now);
   return app;
 }
