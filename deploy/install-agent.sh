@@ -2,7 +2,7 @@
 # Installs vigil-agent as a systemd service from the single-file bundle that `npm run build` makes.
 #
 #   npm run build
-#   sudo deploy/install-agent.sh [--server HOST:PORT] [--ca CA.pem | --insecure]
+#   sudo deploy/install-agent.sh [--server HOST:PORT] [--ca CA.pem | --insecure] [--self-update URL]
 #   sudo -u vigil-agent node /opt/vigil-agent/vigil-agent.js enroll \
 #       --config /etc/vigil/agent.toml --server HOST:PORT --token TOKEN
 #   sudo systemctl enable --now vigil-agent
@@ -13,6 +13,8 @@
 # needs root (the user, ownership, systemctl), for packaging and tests.
 # --ca copies the CA that signed the server's certificate to CONFIG_DIR/tls/ca.pem and turns TLS on;
 # a server that is not on loopback needs it (or --insecure, for plaintext on a private network).
+# --self-update URL turns on [update] with the server's HTTP address URL (docs/configuration.md), gives
+# the service user the bundle's directory, and lets the unit write it (a drop-in, ReadWritePaths=).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +29,7 @@ SERVICE_USER="vigil-agent"
 server="127.0.0.1:9801"
 ca=""
 insecure=false
+update_url=""
 
 die() {
   printf 'install-agent.sh: %s\n' "$1" >&2
@@ -49,8 +52,13 @@ while [[ $# -gt 0 ]]; do
       insecure=true
       shift
       ;;
+    --self-update)
+      [[ $# -ge 2 ]] || die "--self-update needs the server's HTTP URL, e.g. https://vigil.example.net:9800" 2
+      update_url="$2"
+      shift 2
+      ;;
     -h | --help)
-      sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown argument: $1 (see --help)" 2 ;;
@@ -61,6 +69,8 @@ host_port_re='^[][A-Za-z0-9.:_-]+$'
 [[ "$server" =~ $host_port_re ]] || die "--server: \"$server\" is not HOST:PORT" 2
 [[ -z "$ca" || -f "$ca" ]] || die "--ca: no file $ca" 2
 [[ -z "$ca" || "$insecure" == false ]] || die "--ca and --insecure exclude each other" 2
+[[ -z "$update_url" || "$update_url" =~ ^https?://[^[:space:]\"]+$ ]] ||
+  die "--self-update: \"$update_url\" is not an http:// or https:// URL" 2
 [[ -f "$BUNDLE" ]] || die "no bundle at $BUNDLE: run \`npm run build\` first"
 if [[ -z "$DESTDIR" ]]; then
   [[ "$(id -u)" -eq 0 ]] || die "run as root (or set DESTDIR to stage the files)"
@@ -93,7 +103,18 @@ TOML
   elif [[ "$insecure" == true ]]; then
     printf '\n[tls]\n# Plaintext to a non-loopback server, chosen with --insecure.\ninsecure = true\n' >>"$config"
   fi
+  if [[ -n "$update_url" ]]; then
+    printf '\n[update]\n# Daily check for a newer bundle on the server (docs/configuration.md, [update]).\nenabled = true\nurl = "%s"\n' \
+      "$update_url" >>"$config"
+  fi
   chmod 0640 "$config"
+fi
+
+if [[ -n "$update_url" ]]; then
+  # The unit's file system is read-only but for its state directory: self-update must write the bundle's.
+  install -d -m 0755 "$DESTDIR$UNIT_DIR/vigil-agent.service.d"
+  printf '# Written by install-agent.sh --self-update: the agent replaces %s/vigil-agent.js itself.\n[Service]\nReadWritePaths=%s\n' \
+    "$PREFIX" "$PREFIX" >"$DESTDIR$UNIT_DIR/vigil-agent.service.d/self-update.conf"
 fi
 
 if [[ -z "$DESTDIR" ]]; then
@@ -104,6 +125,8 @@ if [[ -z "$DESTDIR" ]]; then
   chgrp "$SERVICE_USER" "$config"
   # systemd creates it too (StateDirectory=); made now so `enroll` can write the key before the first start.
   install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR"
+  # Self-update writes a temp file next to the bundle and renames it over the bundle.
+  [[ -z "$update_url" ]] || chown "$SERVICE_USER:$SERVICE_USER" "$PREFIX" "$PREFIX/vigil-agent.js"
   systemctl daemon-reload
 fi
 

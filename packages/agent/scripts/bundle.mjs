@@ -12,7 +12,10 @@ const outfile = resolve(process.argv[2] ?? resolve(here, "../dist/vigil-agent.js
 
 // CommonJS dependencies (@grpc/grpc-js, pino) call require() and read __dirname, which an ES module
 // does not have: the banner gives the bundle both.
+// Its first line names the version: the server's update manifest reads it (agent-update-route.ts).
+const { version } = JSON.parse(readFileSync(resolve(here, "../package.json"), "utf8"));
 const banner = [
+  `// vigil-agent ${version}`,
   'import { createRequire as __vigilCreateRequire } from "node:module";',
   'import { fileURLToPath as __vigilFileURLToPath } from "node:url";',
   'import { dirname as __vigilDirname } from "node:path";',
@@ -20,8 +23,6 @@ const banner = [
   "const __filename = __vigilFileURLToPath(import.meta.url);",
   "const __dirname = __vigilDirname(__filename);",
 ].join("\n");
-
-const { version } = JSON.parse(readFileSync(resolve(here, "../package.json"), "utf8"));
 
 const result = await build({
   entryPoints: [resolve(here, "../bin/vigil-agent.js")],

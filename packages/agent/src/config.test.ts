@@ -104,6 +104,7 @@ describe("loadAgentConfig", () => {
       keepaliveTimeoutMs: 10_000,
       tls: undefined,
       insecure: false,
+      update: undefined,
       // Every collector appears, with its options' defaults, even without a section.
       collectors: Object.fromEntries(
         builtinCollectors().map((r) => [
@@ -193,6 +194,7 @@ describe("loadAgentConfig", () => {
         fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
       },
       insecure: false,
+      update: undefined,
       collectors: {
         ...defaults,
         cpu: { enabled: undefined, intervalMs: 1_000, options: {} },
@@ -289,6 +291,81 @@ describe("loadAgentConfig", () => {
     expect((await configErrorOf(() => loadAgentConfig(file))).message).toBe(
       `${file}: cannot read the file (ENOENT)`,
     );
+  });
+});
+
+describe("loadAgentConfig: buffer.spool_max_bytes", () => {
+  it.each([
+    ["spool_max_bytes = 1048576", 1_048_576],
+    ['spool_max_bytes = "256MiB"', 268_435_456],
+    ['spool_max_bytes = "1 GiB"', 1_073_741_824],
+    ['spool_max_bytes = "500MB"', 500_000_000],
+    ['spool_max_bytes = "64KiB"', 65_536],
+  ])("reads %s", async (line, bytes) => {
+    const file = write("agent.toml", `api_key = "k"\n[buffer]\n${line}\n`);
+    expect((await loadAgentConfig(file)).spoolMaxBytes).toBe(bytes);
+  });
+
+  it.each([
+    ['spool_max_bytes = "256XB"', 'unknown unit "XB"'],
+    ['spool_max_bytes = "256mb"', 'unknown unit "mb" (did you mean "MB"? units are case-sensitive)'],
+    [
+      'spool_max_bytes = "32KiB"',
+      '"32KiB" is 32768 bytes, outside 65536 (64 KiB) – 1099511627776 (1 TiB) bytes',
+    ],
+    ["spool_max_bytes = 1.5", "1.5 is not a whole number of bytes"],
+    ["spool_max_bytes = true", "expected a whole number of bytes, or a number with a unit"],
+  ])("refuses %s, naming the line and key", async (line, problem) => {
+    const file = write("agent.toml", `api_key = "k"\n[buffer]\n${line}\n`);
+    const err = await configErrorOf(() => loadAgentConfig(file));
+    expect(err.line).toBe(3);
+    expect(err.key).toBe("buffer.spool_max_bytes");
+    expect(err.problem).toContain(problem);
+  });
+
+  it("takes a size string from VIGIL_AGENT__BUFFER__SPOOL_MAX_BYTES", async () => {
+    const file = write("agent.toml", 'api_key = "k"\n');
+    const config = await loadAgentConfig(file, { env: { VIGIL_AGENT__BUFFER__SPOOL_MAX_BYTES: "2GiB" } });
+    expect(config.spoolMaxBytes).toBe(2 * 1024 ** 3);
+  });
+});
+
+describe("loadAgentConfig: [update]", () => {
+  it("is off by default", async () => {
+    const file = write("agent.toml", 'api_key = "k"\n');
+    expect((await loadAgentConfig(file)).update).toBeUndefined();
+  });
+
+  it("reads enabled, interval and url", async () => {
+    const file = write(
+      "agent.toml",
+      'api_key = "k"\n[update]\nenabled = true\ninterval = "12h"\nurl = "https://vigil.example.net:9800/base"\n',
+    );
+    const { update } = await loadAgentConfig(file);
+    expect(update?.intervalMs).toBe(12 * 3_600_000);
+    expect(update?.baseUrl.href).toBe("https://vigil.example.net:9800/base/");
+  });
+
+  it.each([
+    ["[update]\nenabled = true\n", 2, "update.enabled", /needs update\.url/],
+    ['[update]\nenabled = true\nurl = "vigil:9800"\n', 3, "update.url", /not an http:\/\/ or https:\/\/ URL/],
+    ['[update]\nenabled = true\nurl = "nope"\n', 3, "update.url", /"nope" is not a URL/],
+    ['[update]\nenabled = true\nurl = "http://10.0.0.5:9800"\n', 3, "update.url", /clear text/],
+    ['[update]\ninterval = "10ms"\n', 2, "update.interval", /shorter than the minimum 1000 ms/],
+  ])("refuses %j at line %i, key %s", async (text, line, key, problem) => {
+    const file = write("agent.toml", `api_key = "k"\n${text}`);
+    const err = await configErrorOf(() => loadAgentConfig(file));
+    expect(err.line).toBe(line + 1);
+    expect(err.key).toBe(key);
+    expect(err.problem).toMatch(problem);
+  });
+
+  it("allows plain http to a remote server only with tls.insecure", async () => {
+    const file = write(
+      "agent.toml",
+      'api_key = "k"\nserver = "10.0.0.5:9801"\n[tls]\ninsecure = true\n[update]\nenabled = true\nurl = "http://10.0.0.5:9800"\n',
+    );
+    expect((await loadAgentConfig(file)).update?.baseUrl.href).toBe("http://10.0.0.5:9800/");
   });
 });
 

@@ -24,6 +24,7 @@ import {
   zLogLevel,
 } from "@vigil/common";
 import { z } from "zod";
+import { zByteSize } from "./byte-size.js";
 import {
   applyOverride,
   type EnvOverride,
@@ -32,6 +33,7 @@ import {
   readEnvOverrides,
 } from "./env-overrides.js";
 import { type AgentTls, loadAgentTls, plaintextProblem } from "./tls-config.js";
+import { type UpdateSettings, updateSection, updateSettings } from "./update-config.js";
 
 /** The `[collectors.NAME]` section of one collector: enabled, interval, and the collector's own options. */
 function collectorSection(registration: CollectorRegistration) {
@@ -80,12 +82,7 @@ export function agentConfigSchema(registrations: readonly CollectorRegistration[
       .strictObject({
         max_samples: z.number().int().min(1_000).max(100_000_000).default(1_000_000),
         spool_dir: z.string().min(1).optional(),
-        spool_max_bytes: z
-          .number()
-          .int()
-          .min(65_536)
-          .max(2 ** 40)
-          .default(DEFAULT_SPOOL_MAX_BYTES),
+        spool_max_bytes: zByteSize({ min: 65_536, max: 2 ** 40 }).default(DEFAULT_SPOOL_MAX_BYTES),
       })
       .prefault({}),
     stream: z
@@ -112,6 +109,7 @@ export function agentConfigSchema(registrations: readonly CollectorRegistration[
         insecure: z.boolean().default(false),
       })
       .prefault({}),
+    update: updateSection.prefault({}),
     collectors: z
       .strictObject(Object.fromEntries(registrations.map((r) => [r.name, collectorSection(r).optional()])))
       .prefault({}),
@@ -158,6 +156,8 @@ export interface AgentConfig {
   /** `tls.insecure`: plaintext allowed to a server that is not on loopback. */
   readonly insecure: boolean;
   readonly collectors: Readonly<Record<string, CollectorSettings>>;
+  /** `[update]`: self-update from the server; undefined when off (the default). */
+  readonly update: UpdateSettings | undefined;
 }
 
 /** Collector names the agent uses itself, which a plugin may not take. */
@@ -235,6 +235,7 @@ export async function loadAgentConfig(file: string, opts: LoadAgentConfigOptions
   if (!tls && !c.tls.insecure && !isLoopbackHost(parseHostPort(c.server).host)) {
     throw new ConfigError({ ...locate("server"), problem: plaintextProblem(c.server) });
   }
+  const update = updateSettings(c.update, c.tls.insecure, locate);
   const agentId = c.agent_id ?? hostname();
   if (!AGENT_ID_RE.test(agentId)) {
     throw new ConfigError({
@@ -268,6 +269,7 @@ export async function loadAgentConfig(file: string, opts: LoadAgentConfigOptions
     keepaliveTimeoutMs: c.stream.keepalive_timeout,
     tls,
     insecure: c.tls.insecure,
+    update,
     collectors: Object.fromEntries(
       registrations.map((r) => {
         const section = (c.collectors as Record<string, Record<string, unknown> | undefined>)[r.name];

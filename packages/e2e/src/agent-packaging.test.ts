@@ -31,7 +31,7 @@ describe("the single-file agent bundle", () => {
     expect(text.startsWith("#!/usr/bin/env node\n")).toBe(true);
     expect(text).not.toMatch(/from "@vigil\//);
     expect(readFileSync(join(ROOT, "package.json"), "utf8")).toContain(
-      '"build": "tsc -b && node packages/agent/scripts/bundle.mjs"',
+      '"build": "tsc -b && node packages/agent/scripts/bundle.mjs && node packages/agent/scripts/sea.mjs"',
     );
   });
 
@@ -150,6 +150,33 @@ describe("deploy/", () => {
     writeFileSync(config, 'server = "10.0.0.10:9801"\n');
     spawnSync("bash", [script], { env: { ...process.env, DESTDIR: dest, BUNDLE } });
     expect(readFileSync(config, "utf8")).toBe('server = "10.0.0.10:9801"\n');
+  });
+
+  it("install-agent.sh --self-update turns [update] on and lets the unit write the bundle's directory", () => {
+    const dest = join(tmp.path, "root-update");
+    const script = join(ROOT, "deploy/install-agent.sh");
+    const env = { ...process.env, DESTDIR: dest, BUNDLE };
+    const r = spawnSync("bash", [script, "--self-update", "http://127.0.0.1:9800"], {
+      encoding: "utf8",
+      env,
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const config = join(dest, "etc/vigil/agent.toml");
+    expect(readFileSync(config, "utf8")).toContain("[update]\n");
+    expect(readFileSync(config, "utf8")).toContain('enabled = true\nurl = "http://127.0.0.1:9800"\n');
+    expect(
+      readFileSync(join(dest, "etc/systemd/system/vigil-agent.service.d/self-update.conf"), "utf8"),
+    ).toMatch(/^\[Service\]\nReadWritePaths=\/opt\/vigil-agent$/m);
+    const check = spawnSync(process.execPath, [lone, "check-config", config], { encoding: "utf8" });
+    expect(check.stderr).toBe("");
+    expect(check.status).toBe(0);
+    // The unit restarts on the exit status of a self-update, without calling it a failure.
+    expect(section("Service").get("RestartForceExitStatus")).toBe("75");
+    expect(section("Service").get("SuccessExitStatus")).toBe("75");
+    const bad = spawnSync("bash", [script, "--self-update", "ftp://x"], { encoding: "utf8", env });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('install-agent.sh: --self-update: "ftp://x" is not an http:// or https:// URL\n');
   });
 
   it("install-agent.sh --insecure writes a valid plaintext config; a missing --ca file exits 2", () => {

@@ -81,6 +81,12 @@ describe("loadServerConfig", () => {
     });
   });
 
+  it("resolves server.agent_bundle against the cwd", () => {
+    const file = write('[server]\nagent_bundle = "dist/agent.js"\n');
+    expect(loadServerConfig(file, {}, "/srv").agentBundlePath).toBe("/srv/dist/agent.js");
+    expect(loadServerConfig(undefined, {}, "/srv").agentBundlePath).toBeUndefined();
+  });
+
   it("keeps an absolute data_dir", () => {
     const file = write('[server]\ndata_dir = "/var/lib/vigil"\n');
     expect(loadServerConfig(file, {}, "/elsewhere").dataDir).toBe("/var/lib/vigil");
@@ -153,7 +159,9 @@ describe("loadServerConfig", () => {
     const err = configErrorOf(() => loadServerConfig(file, {}, "/c"));
     expect(err.line).toBe(2);
     expect(err.key).toBe("server.http_listne");
-    expect(err.problem).toBe("unknown key (allowed here: data_dir, http_listen, grpc_listen, log_level)");
+    expect(err.problem).toBe(
+      "unknown key (allowed here: data_dir, http_listen, grpc_listen, log_level, agent_bundle)",
+    );
   });
 
   it("refuses an empty data_dir and a message size out of range", () => {

@@ -24,6 +24,8 @@ const serverSection = z.strictObject({
   http_listen: zHostPort.default(DEFAULT_HTTP_LISTEN),
   grpc_listen: zHostPort.default(DEFAULT_GRPC_LISTEN),
   log_level: zLogLevel.default("info"),
+  /** The agent bundle offered to self-updating agents; default: this checkout's packages/agent/dist. */
+  agent_bundle: z.string().min(1, "must not be empty").optional(),
 });
 
 const ingestSection = z.strictObject({
@@ -65,6 +67,8 @@ export interface ServerConfig {
   readonly agentSettings?: ReadonlyMap<string, AgentSettings> | undefined;
   /** `[storage]`: retention of day files and rollups; undefined = the defaults (storage-config.ts). */
   readonly storage?: StorageSettings | undefined;
+  /** `server.agent_bundle`, absolute; undefined = the default (agent-update-route.ts). */
+  readonly agentBundlePath?: string | undefined;
   /** The file it came from, or undefined for built-in defaults. */
   readonly file: string | undefined;
 }
@@ -126,6 +130,9 @@ export function loadServerConfig(
     alertRules,
     agentSettings: agentSettingsFrom(parsed.agents),
     storage: storageSettingsFrom(parsed.storage),
+    ...(result.data.agent_bundle === undefined
+      ? {}
+      : { agentBundlePath: resolve(cwd, result.data.agent_bundle) }),
     file,
   };
 }

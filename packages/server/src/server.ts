@@ -127,6 +127,7 @@ export async function startServer(
       startedAt: now(),
       alerts,
       rules: ruleSet,
+      agentBundlePath: config.agentBundlePath,
     });
     await http.listen({ host: config.httpListen.host, port: config.httpListen.port });
     const httpPort = (http.server.address() as { port: number }).port;

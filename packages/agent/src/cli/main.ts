@@ -6,6 +6,7 @@ import {
   isConfigError,
   isLoopbackHost,
   isUsageError,
+  type Logger,
   onShutdownSignal,
   parseCliArgs,
   parseDuration,
@@ -13,10 +14,14 @@ import {
   UsageError,
 } from "@vigil/common";
 import { startAgent } from "../agent.js";
+import { readApiKey } from "../api-key.js";
 import { collectOnce, formatSampleText } from "../collect-once.js";
 import { enabledCollectors } from "../collector-set.js";
 import { type AgentConfig, loadAgentConfig } from "../config.js";
 import { register, writeKeyFile } from "../enroll.js";
+import { runningBundlePath } from "../running-bundle.js";
+import { checkForUpdate } from "../self-update.js";
+import { EXIT_UPDATED, startSelfUpdateLoop } from "../self-update-loop.js";
 import { plaintextProblem } from "../tls-config.js";
 import { AGENT_VERSION } from "../version.js";
 
@@ -31,7 +36,8 @@ const USAGE = `Usage:
                                                    read every enabled collector and print it
   vigil-agent --help | --version
 
-Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad config.`;
+Exit status: 0 ok, 1 runtime failure, 2 bad usage or bad config,
+75 the bundle was replaced by a self-update ([update]): start it again.`;
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
@@ -182,11 +188,57 @@ async function runAgent(config: AgentConfig, io: CliIo): Promise<number> {
       });
   };
   process.on("SIGHUP", onHangup);
-  await new Promise<void>((resolve) => {
-    onShutdownSignal(() => {
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (code: number) => {
+      if (stopping) return;
+      stopping = true;
       process.off("SIGHUP", onHangup);
-      void agent.stop().then(() => resolve());
-    }, logger);
+      updates?.stop();
+      void agent.stop().then(() => resolve(code));
+    };
+    const updates = startSelfUpdate(config, logger, () => {
+      logger.info({ exitCode: EXIT_UPDATED }, "exiting so that the service manager restarts the new bundle");
+      stop(EXIT_UPDATED);
+    });
+    onShutdownSignal(() => stop(0), logger);
   });
-  return 0;
+}
+
+/**
+ * Starts the `[update]` loop when enabled and this process runs from the single-file bundle; when it
+ * runs from anything else, logs once that nothing will be replaced. Settings apply at start only.
+ */
+function startSelfUpdate(
+  config: AgentConfig,
+  logger: Logger,
+  onUpdated: () => void,
+): { stop(): void } | undefined {
+  const settings = config.update;
+  if (!settings) return undefined;
+  const bundlePath = runningBundlePath(process.argv[1], import.meta.url);
+  if (bundlePath === undefined) {
+    logger.info(
+      { script: process.argv[1] ?? null },
+      "self-update is enabled, but this agent does not run from its single-file bundle (vigil-agent.js); nothing will be replaced",
+    );
+    return undefined;
+  }
+  const apiKey = readApiKey(config);
+  return startSelfUpdateLoop({
+    intervalMs: settings.intervalMs,
+    random: Math.random,
+    logger,
+    onUpdated,
+    check: () =>
+      checkForUpdate({
+        bundlePath,
+        baseUrl: settings.baseUrl,
+        apiKey,
+        ca: config.tls?.ca,
+        currentVersion: AGENT_VERSION,
+        pid: process.pid,
+        logger,
+      }),
+  });
 }

@@ -9,6 +9,7 @@ import Fastify, {
 import type { AlertRuleSet } from "../alert-rule-set.js";
 import type { ServerAlerting } from "../alerting.js";
 import { registerAgentLatestRoute } from "./agent-latest-route.js";
+import { registerAgentUpdateRoutes } from "./agent-update-route.js";
 import { registerAgentsRoutes } from "./agents-routes.js";
 import { registerAlertsRoutes } from "./alerts-routes.js";
 import { createAuthHook } from "./auth-hook.js";
@@ -28,6 +29,8 @@ export interface HttpDeps {
   readonly alerts?: ServerAlerting;
   /** The alert rules in force (config and API); `/api/v1/rules` is served when given. */
   readonly rules?: AlertRuleSet;
+  /** The agent bundle for self-update (`server.agent_bundle`); default: this checkout's build. */
+  readonly agentBundlePath?: string | undefined;
 }
 
 /** The HTTP API: JSON everywhere, errors as `{"error", "code"}`, bearer tokens on all but health. */
@@ -89,5 +92,6 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   registerAgentsRoutes(app, deps.catalog, deps.storage, deps.now, deps.alerts);
   if (deps.alerts) registerAlertsRoutes(app, deps.alerts, deps.now);
   if (deps.rules) registerRulesRoutes(app, deps.rules, deps.now);
+  registerAgentUpdateRoutes(app, deps);
   return app;
 }
