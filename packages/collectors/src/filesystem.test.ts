@@ -282,6 +282,58 @@ describe("filesystem collector", () => {
     expect(log.warnings()).toHaveLength(1);
   });
 
+  it("measures local filesystems with the synchronous statfs and the rest in the pool, a hung NFS blocking none", async () => {
+    const mountinfo =
+      line(1, "8:1", "/", "ext4", "/dev/sda1") +
+      line(2, "0:50", "/mnt/nfs", "nfs4", "srv:/export") +
+      line(3, "8:17", "/mnt/nfs/usb", "vfat", "/dev/sdb1") +
+      line(4, "0:30", "/run", "tmpfs", "tmpfs");
+    const proc = new StubProcFs({ "self/mountinfo": mountinfo });
+    const syncCalls: string[] = [];
+    const statfsSync = (p: string): FsStats => {
+      syncCalls.push(p);
+      if (p === "/run") throw errno("EACCES");
+      return stats(100, 50, 40);
+    };
+    const statfs = fakeStatfs({ "/mnt/nfs": "hang", "/mnt/nfs/usb": stats(10, 5, 5) });
+    const collector = createFilesystemCollector(FILESYSTEM_OPTIONS.parse({ statfs_timeout: "20ms" }), {
+      statfs,
+      statfsSync,
+    });
+    const log = captureLogger();
+    const samples = await collector.collect(context(proc, T0, log.logger));
+    // The vfat under the NFS mount goes through the pool too: looking its path up walks the NFS mount.
+    expect(syncCalls).toEqual(["/", "/run"]);
+    expect(statfs.calls).toEqual(["/mnt/nfs", "/mnt/nfs/usb"]);
+    expect(mountpointsOf(samples)).toEqual(["/", "/mnt/nfs/usb"]);
+    expect(sampleValue(samples, "filesystem_size_bytes", "/")).toBe(100 * 4096);
+    // One warning for the tick, naming both problems.
+    expect(log.warnings()).toHaveLength(1);
+    expect(log.warnings()[0]?.msg).toMatch(/statfs of \/run failed \(EACCES\)/);
+    expect(log.warnings()[0]?.msg).toMatch(/statfs of \/mnt\/nfs .*did not return within 20 ms/);
+  });
+
+  it("parses mountinfo again only when it changes", async () => {
+    const proc = new StubProcFs({ "self/mountinfo": line(1, "8:1", "/", "ext4", "/dev/sda1") });
+    const syncCalls: string[] = [];
+    const collector = createFilesystemCollector(undefined, {
+      statfs: fakeStatfs({}),
+      statfsSync: (p) => {
+        syncCalls.push(p);
+        return stats(100, 50, 40);
+      },
+    });
+    expect(mountpointsOf(await collector.collect(context(proc, T0)))).toEqual(["/"]);
+    proc.set(
+      "self/mountinfo",
+      line(1, "8:1", "/", "ext4", "/dev/sda1") + line(2, "8:2", "/data", "xfs", "/dev/sda2"),
+    );
+    expect(mountpointsOf(await collector.collect(context(proc, T0 + 10_000)))).toEqual(["/", "/data"]);
+    proc.set("self/mountinfo", line(2, "8:2", "/data", "xfs", "/dev/sda2"));
+    expect(mountpointsOf(await collector.collect(context(proc, T0 + 20_000)))).toEqual(["/data"]);
+    expect(syncCalls).toEqual(["/", "/", "/data", "/data"]);
+  });
+
   it("never waits longer than the timeout for a statfs that never returns", async () => {
     const proc = new StubProcFs({ "self/mountinfo": line(1, "0:50", "/mnt/nfs", "nfs", "srv:/x") });
     const collector = createFilesystemCollector(FILESYSTEM_OPTIONS.parse({ statfs_timeout: "10ms" }), {

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { type MetricDescriptor, type Sample, zDurationMs } from "@vigil/common";
 import { z } from "zod";
 import type { CollectContext, Collector } from "./collector.js";
+import { canStatfsSync } from "./local-filesystems.js";
 import { createNameFilter } from "./name-filter.js";
 import { parseIssuesProblem, readProcFile } from "./proc-problems.js";
 import { completeLines, type ParseIssue, parseCount, parseIssue } from "./proc-text.js";
@@ -138,6 +139,9 @@ export interface FsStats {
 /** statfs(2) of a path. Injectable so tests use fixture numbers or a promise that never settles. */
 export type StatFsFunction = (path: string) => Promise<FsStats>;
 
+/** statfs(2) of a path on the calling thread (`fs.statfsSync`); used only where it cannot hang (local-filesystems.ts). */
+export type StatFsSyncFunction = (path: string) => FsStats;
+
 /**
  * Filesystem types skipped by default: node_exporter's default `--collector.filesystem.fs-types-exclude`.
  * Kernel-internal and virtual filesystems (their sizes mean nothing or are always 0), overlay (a
@@ -255,26 +259,52 @@ export const FILESYSTEM_METRICS: readonly MetricDescriptor[] = [
 const TIMED_OUT = Symbol("timed out");
 type StatfsOutcome = { readonly stats: FsStats } | { readonly error: unknown };
 
+/** A selected mount, as measured every tick until mountinfo changes. */
+interface PlannedMount {
+  readonly mount: MountInfo;
+  readonly labels: { readonly mountpoint: string; readonly device: string; readonly fstype: string };
+  /** statfs runs on this thread (a local filesystem reached through local ones only); else timed in the pool. */
+  readonly sync: boolean;
+}
+
+/** What one mountinfo text means for the collector; rebuilt only when the text changes. */
+interface MountPlan {
+  readonly text: string;
+  readonly mounts: readonly PlannedMount[];
+  readonly issues: readonly ParseIssue[];
+}
+
 /**
  * Creates the `filesystem` collector: space and inode use of each selected mount, from the mount
  * list in the procfs `self/mountinfo` and statfs(2) of each mount point.
  *
- * A hung network mount must not stall the collector: each statfs(2) races `statfs_timeout`. A
- * mount whose statfs timed out is skipped on later ticks until that call finally returns (it
- * cannot be cancelled: it holds one libuv thread-pool thread until then, so at most one call per
- * hung mount is ever outstanding). It is warned about once while it stays hung.
+ * Cost per tick: one read of mountinfo (on a kept descriptor), compared with the previous text: only
+ * a changed mount table is parsed and filtered again. Then one statfs per selected mount: on this
+ * thread for a local disk or memory filesystem (a few µs; see local-filesystems.ts), through the
+ * libuv thread pool with a timeout for anything else.
+ *
+ * A hung network mount must not stall the collector: each thread-pool statfs races `statfs_timeout`
+ * (one timer per tick, shared by that tick's calls). A mount whose statfs timed out is skipped on
+ * later ticks until that call finally returns (it cannot be cancelled: it holds one libuv thread-pool
+ * thread until then, so at most one call per hung mount is ever outstanding). It is warned about once
+ * while it stays hung.
  *
  * Mount points are passed to statfs as mountinfo writes them: with a procfs root other than the
  * host's `/proc` (a container reading the host's), they are the host's paths and must be visible
  * at the same place to the agent.
+ *
+ * `deps.statfs` replaces the thread-pool statfs; `deps.statfsSync` the synchronous one. Injecting
+ * `statfs` alone sends every mount through it (tests that hang or fail a call by path rely on that).
  */
 export function createFilesystemCollector(
   given: Partial<FilesystemOptions> = {},
-  deps: { readonly statfs?: StatFsFunction } = {},
+  deps: { readonly statfs?: StatFsFunction; readonly statfsSync?: StatFsSyncFunction } = {},
 ): Collector {
   // Missing keys take their defaults, so `create({})` and partial options in tests work too.
   const options: FilesystemOptions = { ...FILESYSTEM_OPTIONS.parse({}), ...given };
   const statfs = deps.statfs ?? ((path: string) => fs.promises.statfs(path));
+  const statfsSync: StatFsSyncFunction | undefined =
+    deps.statfsSync ?? (deps.statfs === undefined ? (path: string) => fs.statfsSync(path) : undefined);
   const isSelectedMountpoint = createNameFilter(options.include_mountpoints, options.exclude_mountpoints);
   const isSelectedFstype = createNameFilter(options.include_fstypes, options.exclude_fstypes);
   const timeoutMs = options.statfs_timeout;
@@ -284,6 +314,21 @@ export function createFilesystemCollector(
    * here (the others settled before their tick ended), so a mount point found here is hung.
    */
   const outstanding = new Map<string, { timedOut: boolean }>();
+  let plan: MountPlan | undefined;
+
+  function planFor(text: string): MountPlan {
+    if (plan?.text === text) return plan;
+    const parsed = parseMountinfo(text);
+    const visible = new Map<string, MountInfo>();
+    for (const mount of parsed.mounts) visible.set(mount.mountpoint, mount);
+    const mounts = selectMounts(parsed.mounts, isSelectedMountpoint, isSelectedFstype).map((mount) => ({
+      mount,
+      labels: { mountpoint: mount.mountpoint, device: mount.source, fstype: mount.fstype },
+      sync: statfsSync !== undefined && canStatfsSync(mount, visible),
+    }));
+    plan = { text, mounts, issues: parsed.issues };
+    return plan;
+  }
 
   function startStatfs(
     ctx: CollectContext,
@@ -306,37 +351,13 @@ export function createFilesystemCollector(
       });
   }
 
-  async function measure(
+  /** The stats of a statfs outcome, or undefined after noting why there are none. */
+  function statsOf(
     ctx: CollectContext,
-    mount: MountInfo,
+    mountpoint: string,
+    outcome: StatfsOutcome,
     problems: CollectProblem[],
-  ): Promise<FsStats | undefined> {
-    const { mountpoint } = mount;
-    const hungProblem = {
-      key: `statfs-hung:${mountpoint}`,
-      message:
-        `statfs of ${mountpoint} (${mount.fstype} from ${mount.source}) did not return within ${timeoutMs} ms, ` +
-        "so it is skipped until it does: check the server behind that mount, or leave it out with " +
-        "collectors.filesystem.exclude_mountpoints or exclude_fstypes",
-      details: { mountpoint, fstype: mount.fstype, device: mount.source, timeoutMs },
-    };
-    if (outstanding.has(mountpoint)) {
-      problems.push(hungProblem);
-      return undefined;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs, TIMED_OUT);
-      timer.unref();
-    });
-    const call = { timedOut: false };
-    const outcome = await Promise.race([startStatfs(ctx, mountpoint, call), timeout]);
-    clearTimeout(timer);
-    if (outcome === TIMED_OUT) {
-      call.timedOut = true;
-      problems.push(hungProblem);
-      return undefined;
-    }
+  ): FsStats | undefined {
     if ("stats" in outcome) return outcome.stats;
     const code = errnoCode(outcome.error);
     if (code === "ENOENT") {
@@ -358,28 +379,86 @@ export function createFilesystemCollector(
     return undefined;
   }
 
+  function measureSync(
+    ctx: CollectContext,
+    mountpoint: string,
+    measure: StatFsSyncFunction,
+    problems: CollectProblem[],
+  ): FsStats | undefined {
+    let outcome: StatfsOutcome;
+    try {
+      outcome = { stats: measure(mountpoint) };
+    } catch (error: unknown) {
+      outcome = { error };
+    }
+    return statsOf(ctx, mountpoint, outcome, problems);
+  }
+
+  async function measureAsync(
+    ctx: CollectContext,
+    mount: MountInfo,
+    timeout: Promise<typeof TIMED_OUT>,
+    problems: CollectProblem[],
+  ): Promise<FsStats | undefined> {
+    const { mountpoint } = mount;
+    const hungProblem = {
+      key: `statfs-hung:${mountpoint}`,
+      message:
+        `statfs of ${mountpoint} (${mount.fstype} from ${mount.source}) did not return within ${timeoutMs} ms, ` +
+        "so it is skipped until it does: check the server behind that mount, or leave it out with " +
+        "collectors.filesystem.exclude_mountpoints or exclude_fstypes",
+      details: { mountpoint, fstype: mount.fstype, device: mount.source, timeoutMs },
+    };
+    if (outstanding.has(mountpoint)) {
+      problems.push(hungProblem);
+      return undefined;
+    }
+    const call = { timedOut: false };
+    const outcome = await Promise.race([startStatfs(ctx, mountpoint, call), timeout]);
+    if (outcome === TIMED_OUT) {
+      call.timedOut = true;
+      problems.push(hungProblem);
+      return undefined;
+    }
+    return statsOf(ctx, mountpoint, outcome, problems);
+  }
+
   async function collect(ctx: CollectContext): Promise<Sample[]> {
     const problems: CollectProblem[] = [];
     const samples: Sample[] = [];
     const text = readProcFile(ctx.proc, "self/mountinfo", "filesystem metrics", problems);
     if (text !== undefined) {
-      const parsed = parseMountinfo(text);
-      if (parsed.issues.length > 0) {
+      const { mounts, issues } = planFor(text);
+      if (issues.length > 0) {
         problems.push(
-          parseIssuesProblem(
-            ctx.proc,
-            "self/mountinfo",
-            parsed.issues,
-            "mounts on those lines are not measured",
-          ),
+          parseIssuesProblem(ctx.proc, "self/mountinfo", issues, "mounts on those lines are not measured"),
         );
       }
-      const mounts = selectMounts(parsed.mounts, isSelectedMountpoint, isSelectedFstype);
-      const results = await Promise.all(mounts.map((mount) => measure(ctx, mount, problems)));
-      mounts.forEach((mount, i) => {
+      const results = new Array<FsStats | undefined>(mounts.length);
+      const pending: Promise<void>[] = [];
+      // One timer for the tick, started with its first thread-pool call, shared by all of them.
+      let timer: NodeJS.Timeout | undefined;
+      let timeout: Promise<typeof TIMED_OUT> | undefined;
+      mounts.forEach(({ mount, sync }, i) => {
+        if (sync && statfsSync !== undefined) {
+          results[i] = measureSync(ctx, mount.mountpoint, statfsSync, problems);
+          return;
+        }
+        timeout ??= new Promise<typeof TIMED_OUT>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs, TIMED_OUT);
+          timer.unref();
+        });
+        pending.push(
+          measureAsync(ctx, mount, timeout, problems).then((stats) => {
+            results[i] = stats;
+          }),
+        );
+      });
+      if (pending.length > 0) await Promise.all(pending);
+      clearTimeout(timer);
+      mounts.forEach(({ labels }, i) => {
         const stats = results[i];
         if (stats === undefined) return;
-        const labels = { mountpoint: mount.mountpoint, device: mount.source, fstype: mount.fstype };
         for (const [metric, value] of filesystemValues(stats)) {
           samples.push({ metric, labels: { ...labels }, value, ts: ctx.now });
         }

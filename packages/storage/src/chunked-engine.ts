@@ -242,7 +242,18 @@ export class ChunkedStorageEngine implements StorageEngine {
       this.#writer.release(total);
       throw err;
     }
-    const accepted = await this.#writer.append(agentId, days, total);
+    let accepted: number;
+    try {
+      accepted = await this.#writer.append(agentId, days, total);
+    } catch (err) {
+      // A write that failed on the disk (full, read-only...): SQLite shares one -shm per file between
+      // all of this process's connections, and one opened while the -shm was not writable stays
+      // read-only while any connection holds it. So this thread's readers of those days let go, and
+      // the writer's next reopen can get a writable connection once the file is writable again.
+      if (err instanceof StorageError && err.code === "unavailable")
+        for (const d of days) this.#dropReader(d.day);
+      throw err;
+    }
     return { accepted, duplicates: total - accepted };
   }
 

@@ -1,3 +1,4 @@
+export { ALERT_RULE_SQL, AlertRuleTable, type StoredAlertRule } from "./alert-rule-table.js";
 export {
   ALERT_HISTORY_SQL,
   type AlertHistoryPage,
@@ -19,7 +20,6 @@ export {
   seriesKey,
 } from "./catalog.js";
 export type { AgentRecord, ApiTokenRecord, EnrollTokenRefusal, TokenRole } from "./catalog-types.js";
-export { ALERT_RULE_SQL, AlertRuleTable, type StoredAlertRule } from "./alert-rule-table.js";
 export { CHUNK_FORMAT, decodeChunk, encodeChunk } from "./chunk-codec.js";
 export {
   CHUNK_DAY_FILE_FORMAT_VERSION,

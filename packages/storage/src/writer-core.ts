@@ -50,6 +50,14 @@ export class WriterCore {
   #lastAgeScan = 0;
   /** Day files whose `-wal` passed the cap and could not be truncated yet (a reader was in it). */
   readonly #overCap = new Set<number>();
+  /** Day files whose truncating checkpoint failed (a read-only or full file): logged once per episode. */
+  readonly #checkpointFailing = new Set<number>();
+  /**
+   * Days whose head was rebuilt after a failed write: their connection may be a read-only one (SQLite
+   * opens a file it may not write read-only), so the next write reopens the file instead of failing on
+   * that connection after the file has become writable again.
+   */
+  readonly #reopenBeforeWrite = new Set<number>();
 
   constructor(init: WriterInit, log: WriterLog) {
     this.#dir = samplesDir(init.dataDir);
@@ -96,6 +104,7 @@ export class WriterCore {
       if (users.length === 0) continue;
       let head: DayHead | undefined;
       try {
+        if (this.#reopenBeforeWrite.delete(day)) this.#drop(day);
         head = this.#head(day, true) as DayHead;
         const h = head;
         const counts = h.file.transaction(() =>
@@ -125,26 +134,23 @@ export class WriterCore {
           "could not write batches; they are not acked and will be resent",
         );
         for (const { i } of users) failed[i] = why;
-        if (head) {
-          // The rolled-back transaction may have left its samples in the head's memory: drop the head
-          // so the next write reopens the file and rebuilds it from the committed wal_batches alone
-          // (else a resent batch would count as duplicates of samples no commit holds).
-          head.file.close();
-          this.#heads.delete(day);
-          this.#overCap.delete(day);
-          // Rebuilt now, not at the next write: until then queries would miss every acked sample that
-          // lives only in wal_batches and the head. If that fails too, the next write tries again.
-          try {
-            this.#head(day, false);
-          } catch (reopenErr) {
-            this.#heads.get(day)?.file.close();
-            this.#heads.delete(day);
-            this.#log(
-              "error",
-              { err: errorMessage(reopenErr), code: errorCode(reopenErr), day: dayNumberFileName(day) },
-              "could not reload a day file's head after a failed write; its unflushed samples are invisible to queries until the next write",
-            );
-          }
+        // The rolled-back transaction may have left its samples in the head's memory: drop the head
+        // so the next write reopens the file and rebuilds it from the committed wal_batches alone
+        // (else a resent batch would count as duplicates of samples no commit holds). (When the file
+        // could not be opened or replayed, a half-built head may be cached: dropped too.)
+        this.#drop(day);
+        // Rebuilt now, not at the next write: until then queries would miss every acked sample that
+        // lives only in wal_batches and the head. If that fails too, the next write tries again.
+        this.#reopenBeforeWrite.add(day);
+        try {
+          this.#head(day, false);
+        } catch (reopenErr) {
+          this.#drop(day);
+          this.#log(
+            "error",
+            { err: errorMessage(reopenErr), code: errorCode(reopenErr), day: dayNumberFileName(day) },
+            "could not reload a day file's head after a failed write; its unflushed samples are invisible to queries until the next write",
+          );
         }
       }
     }
@@ -173,7 +179,27 @@ export class WriterCore {
         );
         continue;
       }
-      this.#capWal(day, head);
+      try {
+        this.#capWal(day, head);
+      } catch (err) {
+        // A checkpoint writes into the day file itself: a file made read-only (or a full disk) fails it
+        // while commits still go to the -wal. Keep going (the -wal grows past the cap meanwhile) and
+        // retry after the next commit; say so once per episode.
+        if (!this.#checkpointFailing.has(day)) {
+          this.#checkpointFailing.add(day);
+          this.#log(
+            "error",
+            {
+              err: errorMessage(err),
+              code: errorCode(err),
+              path: head.file.path,
+              walBytes: head.file.walBytes(),
+            },
+            "could not checkpoint the -wal into the day file (read-only or full?); commits go on into the -wal, will retry after the next commit",
+          );
+        }
+        continue;
+      }
       if (head.empty && this.#heads.size > this.#maxOpen) {
         head.file.close();
         this.#heads.delete(day);
@@ -295,7 +321,10 @@ export class WriterCore {
       this.#overCap.delete(day);
       return;
     }
-    if (head.file.checkpointTruncate()) {
+    const truncated = head.file.checkpointTruncate();
+    if (this.#checkpointFailing.delete(day))
+      this.#log("info", { path: head.file.path }, "checkpoints of the day file work again");
+    if (truncated) {
       this.#overCap.delete(day);
       return;
     }
@@ -308,6 +337,16 @@ export class WriterCore {
         "-wal past its cap and a reader is using it; will truncate after the next commit",
       );
     }
+  }
+
+  /** Closes the day's file and forgets its head (nothing is written: what it held is in wal_batches). */
+  #drop(day: number): void {
+    const head = this.#heads.get(day);
+    if (!head) return;
+    head.file.close();
+    this.#heads.delete(day);
+    this.#overCap.delete(day);
+    this.#checkpointFailing.delete(day);
   }
 
   /** The head of `day`, opening (and replaying) its file; undefined when the file is missing and `create` is false. */
@@ -404,7 +443,7 @@ function writeFailure(err: unknown, path: string): StorageError {
     code === "SQLITE_FULL" || code === "ENOSPC"
       ? " (the disk or the file's size limit is full; free space and the batch will be resent)"
       : code?.startsWith("SQLITE_READONLY") || code === "EROFS" || code === "EACCES"
-        ? " (the file or its folder is read-only; make it writable and the batch will be resent)"
+        ? " (the file, its -wal or -shm, or its folder is read-only; make them writable and the batch will be resent)"
         : "";
   return new StorageError(
     "unavailable",

@@ -1,11 +1,14 @@
 /**
  * The writer thread: the bounded queue (busy), reads that never stall it, the -wal cap, and failed
- * writes (a real SQLITE_FULL from a day file's size limit) that ack nothing and lose nothing.
+ * writes (a real SQLITE_FULL from a day file's size limit, a real SQLITE_READONLY from a read-only day
+ * file) that ack nothing and lose nothing.
  */
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { SeriesSamples } from "@vigil/common";
+import { Writable } from "node:stream";
+import { createLogger, type Logger, type SeriesSamples } from "@vigil/common";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Catalog } from "./catalog.js";
@@ -71,6 +74,50 @@ async function expectTicks(engine: ChunkedStorageEngine, metric: string, n: numb
     const id = Number(s.labels.s);
     expect(s.points).toEqual(want.map((t) => [T0 + t * TICK_MS, value(id, t)]));
   }
+}
+
+/** A logger whose lines (parsed) the test can read. */
+function captureLogs(): { logger: Logger; lines: { level: number; msg: string; err?: string }[] } {
+  const lines: { level: number; msg: string; err?: string }[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: createLogger({ name: "writer-test", level: "info", destination }), lines };
+}
+
+/**
+ * Makes `path` read-only for this process, really: `chmod 0444` when not root; as root (whom file
+ * modes do not stop) the immutable attribute (`chattr +i`, which needs CAP_LINUX_IMMUTABLE and a
+ * filesystem that has it: ext4, xfs, btrfs, tmpfs on Linux ≥ 6.0). `undo` makes it writable again.
+ */
+function makeReadOnly(path: string): { technique: "chmod" | "immutable"; undo: () => void } {
+  if (process.getuid?.() !== 0) {
+    chmodSync(path, 0o444);
+    // SQLite creates a -wal or -shm with the file's mode: one made meanwhile is read-only too.
+    const undo = () => {
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o644);
+    };
+    return { technique: "chmod", undo };
+  }
+  try {
+    execFileSync("chattr", ["+i", path], { stdio: "pipe" });
+  } catch (err) {
+    throw new Error(
+      `running as root, and chattr +i ${path} failed, so nothing here can make a file read-only for root: ${String(err)}`,
+    );
+  }
+  let undone = false;
+  return {
+    technique: "immutable",
+    undo: () => {
+      if (undone) return;
+      undone = true;
+      execFileSync("chattr", ["-i", path], { stdio: "pipe" });
+    },
+  };
 }
 
 const walBytes = (path: string) => {
@@ -281,6 +328,83 @@ describe("writer thread", () => {
     await expectTicks(again.engine, "m", 100, [...stored, ...failed]);
     await again.close();
     const db = new Database(dayFilePath(dir, T0), { readonly: true });
+    expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
+    db.close();
+  });
+
+  it("a day file made read-only mid-ingest: acks go on while the writer holds it open, a reopen fails with SQLITE_READONLY and acks nothing, and every batch arrives once it is writable", async () => {
+    const logs = captureLogs();
+    const first = openStore({ walMaxBytes: 64 * 1024, logger: logs.logger });
+    const path = dayFilePath(dir, T0);
+    const stored: number[] = [];
+    for (let t = 0; t < 20; t++) {
+      expect(await first.engine.appendBatch("a", tick(t, 100))).toEqual({ accepted: 100, duplicates: 0 });
+      stored.push(t);
+    }
+    const readOnly = makeReadOnly(path);
+    toClose.push(async () => readOnly.undo()); // runs first: an immutable file cannot be removed
+
+    // The writer opened the file before: its descriptors stay writable, commits go on into the -wal
+    // (durable, so the acks are right). Only checkpoints write into the file itself: as root with
+    // chattr +i they fail, which is logged once and must not stop the writer (the -wal grows meanwhile).
+    for (let t = 20; t < 80; t++) {
+      expect(await first.engine.appendBatch("a", tick(t, 100))).toEqual({ accepted: 100, duplicates: 0 });
+      stored.push(t);
+    }
+    const checkpointErrors = logs.lines.filter((l) => l.msg.startsWith("could not checkpoint the -wal"));
+    if (readOnly.technique === "immutable") {
+      expect(checkpointErrors).toHaveLength(1);
+      expect(walBytes(path)).toBeGreaterThan(64 * 1024);
+    } else expect(checkpointErrors).toEqual([]);
+    await expectTicks(first.engine, "m", 100, stored);
+
+    // A restart while it is read-only: SQLite can only open it read-only now.
+    await first.close();
+    const second = openStore({ walMaxBytes: 64 * 1024, logger: logs.logger });
+    const failed: number[] = [];
+    for (let t = 80; t < 85; t++) {
+      const err = await second.engine.appendBatch("a", tick(t, 100)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, `tick ${t} was acked`).toBeDefined();
+      expect(isRetryableStorageError(err) && err.code === "unavailable").toBe(true);
+      expect((err as Error).message).toContain(path);
+      expect((err as Error).message).toMatch(/SQLITE_READONLY/);
+      failed.push(t);
+    }
+    expect(logs.lines.filter((l) => l.msg.startsWith("could not write batches"))).toHaveLength(5);
+    // Still serving every acked batch, and nothing of a failed one.
+    await expectTicks(second.engine, "m", 100, stored);
+
+    // Writable again: each failed batch, resent until acked as the agent does, is stored once. (As root
+    // the first resend is; with chmod a connection opened while the -shm was read-only can make the
+    // first one fail too, see ChunkedStorageEngine.appendBatch, and the next succeeds.)
+    readOnly.undo();
+    const maxTries = readOnly.technique === "immutable" ? 1 : 3;
+    for (const t of failed) {
+      let result: unknown;
+      for (let tries = 0; tries < maxTries && result === undefined; tries++)
+        result = await second.engine.appendBatch("a", tick(t, 100)).catch(() => undefined);
+      expect(result, `tick ${t}`).toEqual({ accepted: 100, duplicates: 0 });
+    }
+    expect(await second.engine.appendBatch("a", tick(failed[0] as number, 100))).toEqual({
+      accepted: 0,
+      duplicates: 100,
+    });
+    // And the -wal is checkpointed (truncated) again.
+    for (let t = 85; t < 90; t++) {
+      await second.engine.appendBatch("a", tick(t, 100));
+      stored.push(t);
+    }
+    expect(walBytes(path)).toBeLessThan(64 * 1024 + 512 * 1024);
+    await expectTicks(second.engine, "m", 100, [...stored, ...failed]);
+
+    await second.close();
+    const third = openStore();
+    await expectTicks(third.engine, "m", 100, [...stored, ...failed]);
+    await third.close();
+    const db = new Database(path, { readonly: true });
     expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
     db.close();
   });
