@@ -6,13 +6,19 @@ import type { RuleKind, Severity } from "./rule.js";
 /** Why a `resolved` event was sent. */
 export type ResolveReason = "condition" | "series_gone" | "rule_removed" | "suppressed";
 
+/** The `kind` of an event no rule produced: something the server itself noticed (`raiseSystemEvent`). */
+export const SYSTEM_EVENT_KIND = "system";
+
+/** A rule's kind, or `system` for an event the server raised itself. */
+export type AlertEventKind = RuleKind | typeof SYSTEM_EVENT_KIND;
+
 /** A notification-worthy change of one alert, handed to the sink. */
 export interface AlertEvent {
   readonly type: AlertEventType;
   /** Stable identity of the alert: rule name + its labels (`alertFingerprint`). */
   readonly fingerprint: string;
   readonly rule: string;
-  readonly kind: RuleKind;
+  readonly kind: AlertEventKind;
   readonly severity: Severity;
   readonly agent: string;
   /** The series' metric; undefined for `offline`. */
@@ -58,4 +64,15 @@ export interface ActiveAlert {
   readonly lastSentAt: number | undefined;
   /** Set while acknowledged (an expired acknowledgement stays until the alert resolves). */
   readonly ack: Acknowledgement | undefined;
+}
+
+/** What `raiseSystemEvent` takes: a named condition the server noticed, with its labels and text. */
+export interface SystemEventInput {
+  /** Like a rule name (`alertname`), e.g. `StorageDayFileQuarantined`. */
+  readonly name: string;
+  readonly severity: Severity;
+  /** Whose it is: an agent id, or `vigil-server` for the server itself. */
+  readonly agent: string;
+  readonly labels: Labels;
+  readonly annotations: Labels;
 }

@@ -1,4 +1,5 @@
 import type { Labels } from "@vigil/common";
+import type { AlertEventKind } from "./alert-event.js";
 import type { RuleKind, Severity } from "./rule.js";
 
 /** Who acknowledged a firing alert, when, why, and until when. */
@@ -49,7 +50,7 @@ export interface AlertHistoryEntry {
   readonly at: number;
   readonly fingerprint: string;
   readonly rule: string;
-  readonly kind: RuleKind;
+  readonly kind: AlertEventKind;
   readonly severity: Severity;
   readonly agent: string;
   readonly metric: string | undefined;

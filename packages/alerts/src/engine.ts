@@ -1,7 +1,14 @@
 import type { Labels, SeriesSamples } from "@vigil/common";
 import { AckError } from "./ack-error.js";
 import { type AgentSettings, type OfflineSuppression, offlineSuppression } from "./agent-settings.js";
-import type { ActiveAlert, AlertEvent, AlertSink, ResolveReason } from "./alert-event.js";
+import {
+  type ActiveAlert,
+  type AlertEvent,
+  type AlertSink,
+  type ResolveReason,
+  SYSTEM_EVENT_KIND,
+  type SystemEventInput,
+} from "./alert-event.js";
 import {
   type AlertEventType,
   type AlertState,
@@ -194,6 +201,36 @@ export class AlertEngine {
     this.dirty.add(b);
     this.record(b, "acknowledged", now, undefined);
     return this.activeAlert(b);
+  }
+
+  /**
+   * Raises an event no rule produced: something the server itself noticed (a day file quarantined at
+   * start). It goes to the sink and the history as a `firing` event of kind `system`, so it is
+   * logged, kept and (with the notification pipeline) sent like a rule's; it is not an active alert,
+   * since no condition exists that could resolve it.
+   */
+  raiseSystemEvent(input: SystemEventInput, now: number): AlertEvent {
+    const labels = { ...input.labels, alertname: input.name, agent: input.agent };
+    const event: AlertEvent = {
+      type: "firing",
+      fingerprint: alertFingerprint(input.name, labels),
+      rule: input.name,
+      kind: SYSTEM_EVENT_KIND,
+      severity: input.severity,
+      agent: input.agent,
+      metric: undefined,
+      labels,
+      annotations: input.annotations,
+      value: Number.NaN,
+      activeAt: now,
+      firedAt: now,
+      resolvedAt: undefined,
+      resolveReason: undefined,
+      at: now,
+    };
+    if (this.store) this.history.push(historyOf(event));
+    this.sink.emit(event);
+    return event;
   }
 
   /** Withdraws an acknowledgement: repeats resume on their schedule. */

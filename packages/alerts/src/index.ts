@@ -5,7 +5,15 @@ export {
   type OfflineSuppression,
   offlineSuppression,
 } from "./agent-settings.js";
-export type { ActiveAlert, AlertEvent, AlertSink, ResolveReason } from "./alert-event.js";
+export type {
+  ActiveAlert,
+  AlertEvent,
+  AlertEventKind,
+  AlertSink,
+  ResolveReason,
+  SystemEventInput,
+} from "./alert-event.js";
+export { SYSTEM_EVENT_KIND } from "./alert-event.js";
 export {
   type AlertEventType,
   type AlertState,

@@ -33,7 +33,7 @@ describe("bad config exits 2 naming file, line and key", () => {
       "server",
       "typo in a key",
       '[server]\ndata_dri = "./x"\n',
-      /bad\.toml:2: server\.data_dri: unknown key \(allowed here: data_dir, http_listen, grpc_listen, log_level\)/,
+      /bad\.toml:2: server\.data_dri: unknown key \(allowed here: data_dir, http_listen, grpc_listen, log_level, agent_bundle\)/,
     ],
     ["server", "unknown section", "[server]\n\n[sever]\nx = 1\n", /bad\.toml:3: sever: unknown key/],
     [

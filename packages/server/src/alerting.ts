@@ -6,6 +6,7 @@ import {
   type AlertEvent,
   type HostHealth,
   type Rule,
+  type SystemEventInput,
 } from "@vigil/alerts";
 import type { Logger, SeriesSamples } from "@vigil/common";
 import type { AlertHistoryPage, AlertHistoryQuery, Catalog } from "@vigil/storage";
@@ -36,6 +37,8 @@ export interface ServerAlerting extends AlertIngestHook {
   acknowledge(fingerprint: string, input: AcknowledgeInput): ActiveAlert;
   /** Withdraws an acknowledgement (saved at once); throws AckError when there is none. */
   unacknowledge(fingerprint: string, by: string): ActiveAlert;
+  /** Logs and records an event the server itself noticed (kind `system`); never throws. */
+  raiseSystemEvent(input: SystemEventInput): void;
   /** Alert history, newest first (keyset pages). */
   history(query: AlertHistoryQuery): AlertHistoryPage;
   stop(): void;
@@ -150,6 +153,7 @@ export function startAlerting(opts: AlertingOptions): ServerAlerting {
       );
       return alert;
     },
+    raiseSystemEvent: (input) => guarded("raiseSystemEvent", () => engine.raiseSystemEvent(input, now())),
     history: (query) => opts.catalog.alerts.queryHistory(query),
     stop: () => {
       if (ticker) clearInterval(ticker);

@@ -1,9 +1,10 @@
 import { mkdirSync } from "node:fs";
+import { basename } from "node:path";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import type { AgentSettings, Rule } from "@vigil/alerts";
+import type { AgentSettings, Rule, SystemEventInput } from "@vigil/alerts";
 import { formatHostPort, type Logger } from "@vigil/common";
 import { ingestServerDefinition } from "@vigil/protocol";
-import { Catalog, ChunkedStorageEngine, type StorageEngine } from "@vigil/storage";
+import { Catalog, ChunkedStorageEngine, type QuarantinedFile, type StorageEngine } from "@vigil/storage";
 import type { FastifyInstance } from "fastify";
 import { AlertRuleSet } from "./alert-rule-set.js";
 import { type ServerAlerting, startAlerting } from "./alerting.js";
@@ -97,6 +98,8 @@ export async function startServer(
     });
     alerting = alerts;
     ruleSet.onChange((rules) => alerts.setRules(rules));
+    // Quarantine ran before the engine existed; its events are raised now (logged, in the history).
+    for (const q of serverStorage.quarantined) alerts.raiseSystemEvent(quarantineEvent(q));
 
     grpc = new Server({
       ...GRPC_SERVER_OPTIONS,
@@ -179,4 +182,18 @@ function shutdownGrpc(server: Server): Promise<void> {
       resolve();
     });
   });
+}
+
+/** The alert event for a day file moved aside at start because it failed `quick_check`. */
+function quarantineEvent(q: QuarantinedFile): SystemEventInput {
+  return {
+    name: "StorageDayFileQuarantined",
+    severity: "critical",
+    agent: "vigil-server",
+    labels: { file: basename(q.path) },
+    annotations: {
+      summary: `${basename(q.path)} failed its integrity check and was moved to ${basename(q.movedTo)}; the other days are served`,
+      description: `SQLite reported: ${q.problems.join("; ")}. Inspect or salvage it with: sqlite3 ${q.movedTo} .recover`,
+    },
+  };
 }

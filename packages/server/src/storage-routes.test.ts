@@ -167,6 +167,31 @@ describe("storage at server start", () => {
     expect(names).not.toContain(dayFileName(BAD_DAY));
     expect(names.filter((n) => n.startsWith(`${dayFileName(BAD_DAY)}.quarantined-`))).toHaveLength(1);
     expect(logText.join("")).toContain('"event":"storage_day_file_quarantined"');
+    // ...and raises a critical alert event: logged as `alert firing` and kept in the alert history.
+    const moved = names.find((n) => n.startsWith(`${dayFileName(BAD_DAY)}.quarantined-`)) as string;
+    const { status, body } = await get("/api/v1/alerts/history?agent=vigil-server");
+    expect(status).toBe(200);
+    expect(body.entries).toEqual([
+      expect.objectContaining({
+        type: "firing",
+        rule: "StorageDayFileQuarantined",
+        kind: "system",
+        severity: "critical",
+        agent: "vigil-server",
+        labels: { alertname: "StorageDayFileQuarantined", agent: "vigil-server", file: dayFileName(BAD_DAY) },
+        annotations: expect.objectContaining({
+          summary: `${dayFileName(BAD_DAY)} failed its integrity check and was moved to ${moved}; the other days are served`,
+        }),
+        at: NOW,
+      }),
+    ]);
+    const firing = logText
+      .join("")
+      .split("\n")
+      .filter((l) => l.includes('"msg":"alert firing"') && l.includes("StorageDayFileQuarantined"));
+    expect(firing).toHaveLength(1);
+    // Not an active alert: nothing could ever resolve it.
+    expect((await get("/api/v1/alerts")).body).toEqual({ alerts: [] });
   });
 
   it("deletes day files past retention after rolling them up; step queries still answer from rollups", async () => {

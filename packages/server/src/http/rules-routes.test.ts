@@ -212,7 +212,7 @@ describe("/api/v1/rules", () => {
     });
     expect(await call("DELETE", "/api/v1/rules/1", undefined, viewer)).toMatchObject({ status: 403 });
     // Nothing of the refused calls was stored, and the server still answers.
-    expect(((await call("GET", "/api/v1/rules")).body?.rules as unknown[]).length).toBe(2);
+    expect((await call("GET", "/api/v1/rules")).body?.rules).toHaveLength(2);
   });
 
   it("a config reload that takes an API rule's name is refused and keeps the old rules", async () => {
