@@ -13,6 +13,7 @@ import { registerAgentUpdateRoutes } from "./agent-update-route.js";
 import { registerAgentsRoutes } from "./agents-routes.js";
 import { registerAlertsRoutes } from "./alerts-routes.js";
 import { createAuthHook } from "./auth-hook.js";
+import { registerBacktestRoute } from "./backtest-route.js";
 import { isHttpError } from "./http-error.js";
 import { registerMetricsRoute } from "./metrics-route.js";
 import { registerRulesRoutes } from "./rules-routes.js";
@@ -91,7 +92,15 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   registerAgentLatestRoute(app, deps.catalog, deps.storage);
   registerAgentsRoutes(app, deps.catalog, deps.storage, deps.now, deps.alerts);
   if (deps.alerts) registerAlertsRoutes(app, deps.alerts, deps.now);
-  if (deps.rules) registerRulesRoutes(app, deps.rules, deps.now);
+  if (deps.rules) {
+    registerRulesRoutes(app, deps.rules, deps.now);
+    registerBacktestRoute(app, {
+      catalog: deps.catalog,
+      storage: deps.storage,
+      rules: deps.rules,
+      now: deps.now,
+    });
+  }
   registerAgentUpdateRoutes(app, deps);
   return app;
 }

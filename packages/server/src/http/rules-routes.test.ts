@@ -224,4 +224,70 @@ describe("/api/v1/rules", () => {
     ruleSet.setConfigRules([]);
     expect(ruleSet.all().map((r) => r.name)).toEqual(["Hot"]);
   });
+
+  it("backtests a new rule or one in force over stored samples, and refuses what it cannot replay", async () => {
+    // web-1's temp every 10 s for 10 minutes before T: 40, then 75 from T-8m for 3 minutes, then 40.
+    const start = T - 600_000;
+    const timestamps = Array.from({ length: 60 }, (_, i) => start + i * 10_000);
+    const values = timestamps.map((ts) => (ts >= T - 480_000 && ts < T - 300_000 ? 75 : 40));
+    catalog.upsertAgent({ id: "web-1", hostname: "web-1", version: "1", labels: {}, seenAt: T });
+    await storage.appendBatch("web-1", [{ metric: "temp", labels: { zone: "a" }, timestamps, values }]);
+    const body = { rule: { ...HOT, for: "30s" }, from: String(start / 1000), to: String(T / 1000) };
+    const tried = await call("POST", "/api/v1/rules/backtest", body, viewer);
+    expect(tried).toEqual({
+      status: 200,
+      body: {
+        rule: "Hot",
+        kind: "threshold",
+        from: start,
+        to: T,
+        samples: 60,
+        episodes: [
+          {
+            fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/),
+            agent: "web-1",
+            labels: { alertname: "Hot", agent: "web-1", zone: "a" },
+            active_at: T - 480_000,
+            fired_at: T - 450_000,
+            resolved_at: T - 300_000,
+            resolve_reason: "condition",
+            value: 75,
+            repeats: 0,
+          },
+        ],
+      },
+    });
+    // The same rule once it is in force, by name (no `for`: fires at the first hot sample).
+    await call("POST", "/api/v1/rules", HOT);
+    const byName = await call("POST", "/api/v1/rules/backtest", {
+      name: "Hot",
+      from: String(start / 1000),
+      to: "now",
+    });
+    expect(byName.body?.episodes).toMatchObject([{ fired_at: T - 480_000, resolved_at: T - 300_000 }]);
+
+    expect(await call("POST", "/api/v1/rules/backtest", { name: "Nope" })).toEqual({
+      status: 404,
+      body: { error: 'no rule named "Nope"', code: "not_found" },
+    });
+    expect(await call("POST", "/api/v1/rules/backtest", { name: "FromFile" })).toMatchObject({
+      status: 400,
+      body: { code: "bad_request", error: expect.stringContaining("offline rule") },
+    });
+    expect(await call("POST", "/api/v1/rules/backtest", { name: "Hot", rule: HOT })).toMatchObject({
+      status: 400,
+    });
+    expect(await call("POST", "/api/v1/rules/backtest", { rule: { ...HOT, op: "hot" } })).toMatchObject({
+      status: 400,
+      body: { code: "invalid_rule" },
+    });
+    expect(await call("POST", "/api/v1/rules/backtest", { name: "Hot", from: "-40d" })).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining("longer than 31 days") },
+    });
+    expect(await call("POST", "/api/v1/rules/backtest", { name: "Hot", eval_interval: "100ms" })).toEqual({
+      status: 400,
+      body: { error: "eval_interval must be at least 1s", code: "bad_request" },
+    });
+  });
 });
