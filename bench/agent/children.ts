@@ -83,31 +83,3 @@ export function spawnChild(
     },
   };
 }
-
-/** Runs a command to completion; resolves to its trimmed stdout, rejects with its stderr on failure. */
-export function runToEnd(
-  command: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    const unregister = onCleanup(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString("utf8");
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString("utf8");
-    });
-    child.once("error", reject);
-    child.once("close", (code) => {
-      unregister();
-      if (code === 0) resolve(stdout.trim());
-      else reject(new Error(`${command} ${args.join(" ")} exited with ${code}: ${stderr.trim()}`));
-    });
-  });
-}

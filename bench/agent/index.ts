@@ -15,8 +15,10 @@ import { builtinCollectors } from "@vigil/collectors";
 import { installCleanupHooks, onCleanup } from "../harness/cleanup.js";
 import { emitFigure, logProgress, significant } from "../harness/figure.js";
 import { freePort } from "../harness/free-port.js";
+import { median } from "../harness/median.js";
+import { runToEnd } from "../harness/run-to-end.js";
 import { SERVER_BIN, startServer } from "../ingest/server-process.js";
-import { type Child, runToEnd, spawnChild } from "./children.js";
+import { type Child, spawnChild } from "./children.js";
 import { cpuPercent, type ProcUsage, readProcUsage } from "./proc-usage.js";
 
 const BENCHMARK = "agent";
@@ -61,12 +63,6 @@ function findNodeExporter(): string | undefined {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 /** Series in a Prometheus text exposition: every line that is neither empty nor a comment. */

@@ -13,6 +13,7 @@ import { builtinCollectors, type Collector, defaultOptions, ProcFs } from "@vigi
 import { createLogger } from "@vigil/common";
 import { installCleanupHooks, onCleanup } from "../harness/cleanup.js";
 import { emitFigure, logProgress, significant } from "../harness/figure.js";
+import { median } from "../harness/median.js";
 
 const BENCHMARK = "collectors";
 const HARD_LIMIT_MS = 120_000;
@@ -26,12 +27,6 @@ const MAX_SPAWNED = 400;
 const FLOOR_FILES = ["stat", "meminfo", "diskstats", "net/dev", "loadavg", "uptime", "sys/fs/file-nr"];
 
 const log = (message: string) => logProgress(BENCHMARK, message);
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
 
 function processCount(): number {
   return readdirSync("/proc").filter((name) => /^\d+$/.test(name)).length;

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { onCleanup } from "../harness/cleanup.js";
 import { freePort } from "../harness/free-port.js";
+import { runToEnd } from "../harness/run-to-end.js";
 
 /** The binary users run; `tsc -b` (run by `npm run bench`) builds what it loads. */
 export const SERVER_BIN = fileURLToPath(
@@ -130,27 +131,5 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
 
 /** Runs a `vigil-server` subcommand to completion; resolves to its trimmed stdout, rejects on failure. */
 function runCli(args: readonly string[], env: Readonly<Record<string, string>>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER_BIN, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const unregister = onCleanup(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString("utf8");
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString("utf8");
-    });
-    child.once("error", reject);
-    child.once("close", (code) => {
-      unregister();
-      if (code === 0) resolve(stdout.trim());
-      else reject(new Error(`vigil-server ${args.join(" ")} exited with ${code}: ${stderr.trim()}`));
-    });
-  });
+  return runToEnd(process.execPath, [SERVER_BIN, ...args], { ...process.env, ...env }, "vigil-server");
 }

@@ -711,8 +711,20 @@ export class AlertEngine {
   }
 
   private emit(b: Binding, type: AlertEventType, now: number, reason: ResolveReason): void {
+    const event = this.eventOf(b, type, now, reason);
+    if (this.store) this.history.push(historyOf(event));
+    this.sink.emit(event);
+  }
+
+  /** The event of binding `b` at `now`; `reason` counts only for `resolved`. */
+  private eventOf(
+    b: Binding,
+    type: AlertEventType,
+    now: number,
+    reason: ResolveReason | undefined,
+  ): AlertEvent {
     const resolved = type === "resolved";
-    const event: AlertEvent = {
+    return {
       type,
       fingerprint: b.fingerprint as string,
       rule: b.rule.name,
@@ -729,8 +741,6 @@ export class AlertEngine {
       resolveReason: resolved ? reason : undefined,
       at: now,
     };
-    if (this.store) this.history.push(historyOf(event));
-    this.sink.emit(event);
   }
 
   /** A history row for an acknowledgement change. */
@@ -743,20 +753,8 @@ export class AlertEngine {
   ): void {
     if (!this.store) return;
     this.history.push({
+      ...historyOf(this.eventOf(b, "firing", now, undefined)),
       type,
-      at: now,
-      fingerprint: b.fingerprint as string,
-      rule: b.rule.name,
-      kind: b.rule.kind,
-      severity: b.rule.severity,
-      agent: b.agent.id,
-      metric: b.series?.metric,
-      labels: b.labels ?? EMPTY_LABELS,
-      annotations: this.renderAnnotations(b),
-      value: b.alert.value,
-      activeAt: b.alert.activeAt,
-      firedAt: b.alert.firedAt,
-      resolvedAt: undefined,
       reason,
       by: by ?? b.ack?.by,
       comment: b.ack?.comment,

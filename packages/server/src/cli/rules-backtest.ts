@@ -1,14 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { Backtest, type BacktestEpisode, type BacktestSample, parseRules, type Rule } from "@vigil/alerts";
 import {
-  Backtest,
-  type BacktestEpisode,
-  type BacktestSample,
-  parseRule,
-  parseRules,
-  type Rule,
-} from "@vigil/alerts";
-import {
+  createLogger,
   type Labels,
   parseCliArgs,
   parseDuration,
@@ -24,6 +18,7 @@ import {
   readDayFileSamples,
   samplesDir,
 } from "@vigil/storage";
+import { AlertRuleSet } from "../alert-rule-set.js";
 import { loadServerConfig } from "../config.js";
 import type { CliIo } from "./main.js";
 
@@ -67,30 +62,33 @@ export async function rulesBacktestCommand(argv: readonly string[], io: CliIo): 
     if (evalIntervalMs <= 0) throw new UsageError("--eval-interval must be more than 0");
   }
   const config = loadServerConfig(values.config, io.env, io.cwd);
-  const rule = findRule(
-    values.rule,
-    values["rule-file"],
-    [...config.alertRules, ...apiRules(config.dataDir)],
-    values.config,
-  );
-  if (rule.kind === "offline")
-    throw new UsageError(
-      `rule "${rule.name}" is an offline rule: backtest replays samples, offline needs sightings`,
-    );
-
   // Read-only: the day files are read the way `readDayFileSamples` does (chunks, stragglers and
   // wal_batches in one read transaction) and nothing is written, so this is safe beside a running
-  // server. Opening the engine here would start a second writer on the same files.
-  const catalog = Catalog.open(config.dataDir);
+  // server. Opening the engine here would start a second writer on the same files. Without a catalog
+  // there is nothing stored (and no API rule), so none is created.
+  const catalog = existsSync(catalogPath(config.dataDir)) ? Catalog.open(config.dataDir) : undefined;
+  let rule: Rule;
   let episodes: BacktestEpisode[];
   let samples: number;
   try {
+    const inForce = catalog
+      ? AlertRuleSet.load(
+          catalog,
+          config.alertRules,
+          createLogger({ name: "vigil-server", level: "warn", destination: io.stderr }),
+        ).all()
+      : config.alertRules;
+    rule = findRule(values.rule, values["rule-file"], inForce, values.config);
+    if (rule.kind === "offline")
+      throw new UsageError(
+        `rule "${rule.name}" is an offline rule: backtest replays samples, offline needs sightings`,
+      );
     const run = new Backtest(rule, { fromMs, toMs, evalIntervalMs });
     const metric = rule.metric;
     const series = new Map<number, { agent: string; labels: Labels }>();
-    for (const agent of catalog.listAgents()) {
+    for (const agent of catalog?.listAgents() ?? []) {
       if (!rule.matchAgent(agent.id)) continue;
-      for (const s of catalog.findSeries({ agentId: agent.id, metric }))
+      for (const s of catalog?.findSeries({ agentId: agent.id, metric }) ?? [])
         series.set(s.id, { agent: agent.id, labels: s.labels });
     }
     const seriesIds = new Set(series.keys());
@@ -113,7 +111,7 @@ export async function rulesBacktestCommand(argv: readonly string[], io: CliIo): 
     }
     ({ episodes, samples } = run.finish());
   } finally {
-    catalog.close();
+    catalog?.close();
   }
 
   if (values.json) {
@@ -173,24 +171,7 @@ function timeOption(flag: string, text: string, nowMs: number): number {
   }
 }
 
-/** The rule from `--rule-file` when given, else from the server config's `[[alert.rules]]`. */
-/** The rules made through the API (vigil.db) that still validate; none when there is no catalog yet. */
-function apiRules(dataDir: string): Rule[] {
-  if (!existsSync(catalogPath(dataDir))) return [];
-  const catalog = Catalog.open(dataDir);
-  try {
-    return catalog.alertRules.list().flatMap((stored) => {
-      try {
-        return [parseRule(stored.spec)];
-      } catch {
-        return []; // the server logs invalid stored rules; a backtest only needs the valid ones
-      }
-    });
-  } finally {
-    catalog.close();
-  }
-}
-
+/** The rule from `--rule-file` when given, else from the rules in force (config and API). */
 function findRule(
   name: string,
   ruleFile: string | undefined,

@@ -4,7 +4,7 @@ import { type AlertHistoryRow, isStorageError } from "@vigil/storage";
 import type { FastifyInstance } from "fastify";
 import type { ServerAlerting } from "../alerting.js";
 import { badRequest, HttpError } from "./http-error.js";
-import { parseParam } from "./metrics-route.js";
+import { parseParam } from "./query-params.js";
 
 /** The longest acknowledgement `expires_in` allows: past it, an acknowledgement should be a silence. */
 const MAX_ACK_MS = 30 * 86_400_000;

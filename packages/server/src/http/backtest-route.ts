@@ -1,10 +1,10 @@
 import { Backtest, type BacktestEpisode, type BacktestSample, parseRule, type Rule } from "@vigil/alerts";
-import { parseDuration, parseTimeSpec } from "@vigil/common";
+import { parseDuration } from "@vigil/common";
 import type { Catalog, StorageEngine } from "@vigil/storage";
 import type { FastifyInstance } from "fastify";
 import type { AlertRuleSet } from "../alert-rule-set.js";
 import { badRequest, HttpError } from "./http-error.js";
-import { parseParam } from "./metrics-route.js";
+import { parseParam, parseTimeRange } from "./query-params.js";
 
 /** The longest range one backtest request may replay. */
 export const MAX_BACKTEST_RANGE_MS = 31 * 86_400_000;
@@ -47,10 +47,7 @@ export function registerBacktestRoute(
     async (request) => {
       const body = request.body;
       const rule = chooseRule(body, deps.rules);
-      const nowMs = deps.now();
-      const fromMs = parseParam("from", body.from ?? "-7d", (t) => parseTimeSpec(t, nowMs));
-      const toMs = parseParam("to", body.to ?? "now", (t) => parseTimeSpec(t, nowMs));
-      if (fromMs > toMs) throw badRequest(`from (${fromMs}) is after to (${toMs})`);
+      const { fromMs, toMs } = parseTimeRange(body.from, body.to, { from: "-7d", to: "now" }, deps.now());
       if (toMs - fromMs > MAX_BACKTEST_RANGE_MS)
         throw badRequest(
           "the range is longer than 31 days; backtest it in parts (or use `vigil-server rules backtest`)",

@@ -1,20 +1,14 @@
-import { parseDuration, parseLabelMatchers, parseTimeSpec } from "@vigil/common";
+import { parseDuration } from "@vigil/common";
 import type { StorageEngine } from "@vigil/storage";
 import type { FastifyInstance } from "fastify";
 import { badRequest } from "./http-error.js";
+import { parseLabelsParam, parseParam, parseTimeRange, SERIES_QUERY_PROPERTIES } from "./query-params.js";
 
 const querySchema = {
   type: "object",
   required: ["agent", "metric"],
   additionalProperties: false,
-  properties: {
-    agent: { type: "string", minLength: 1 },
-    metric: { type: "string", minLength: 1 },
-    labels: { type: "string" },
-    from: { type: "string" },
-    to: { type: "string" },
-    step: { type: "string" },
-  },
+  properties: { ...SERIES_QUERY_PROPERTIES, step: { type: "string" } },
 } as const;
 
 interface MetricsQuery {
@@ -40,11 +34,8 @@ export function registerMetricsRoute(app: FastifyInstance, storage: StorageEngin
     { schema: { querystring: querySchema } },
     async (request) => {
       const q = request.query;
-      const nowMs = now();
-      const fromMs = parseParam("from", q.from ?? "-1h", (t) => parseTimeSpec(t, nowMs));
-      const toMs = parseParam("to", q.to ?? "now", (t) => parseTimeSpec(t, nowMs));
-      if (fromMs > toMs) throw badRequest(`from (${fromMs}) is after to (${toMs})`);
-      const matchers = parseParam("labels", q.labels ?? "", parseLabelMatchers);
+      const { fromMs, toMs } = parseTimeRange(q.from, q.to, { from: "-1h", to: "now" }, now());
+      const matchers = parseLabelsParam(q.labels);
       const base = { agentId: q.agent, metric: q.metric, matchers, fromMs, toMs };
       if (q.step === undefined) {
         const series = await storage.queryRange({ ...base, stepMs: undefined });
@@ -78,13 +69,4 @@ export function registerMetricsRoute(app: FastifyInstance, storage: StorageEngin
       };
     },
   );
-}
-
-/** Parses one query parameter, turning a parse failure into a 400 that names the parameter. */
-export function parseParam<T>(name: string, text: string, parse: (text: string) => T): T {
-  try {
-    return parse(text);
-  } catch (err) {
-    throw badRequest(`${name}: ${(err as Error).message}`);
-  }
 }

@@ -1,20 +1,12 @@
-import { parseLabelMatchers, parseTimeSpec } from "@vigil/common";
 import type { StorageEngine } from "@vigil/storage";
 import type { FastifyInstance } from "fastify";
-import { badRequest } from "./http-error.js";
-import { parseParam } from "./metrics-route.js";
+import { parseLabelsParam, parseTimeRange, SERIES_QUERY_PROPERTIES } from "./query-params.js";
 
 const querySchema = {
   type: "object",
   required: ["agent", "metric"],
   additionalProperties: false,
-  properties: {
-    agent: { type: "string", minLength: 1 },
-    metric: { type: "string", minLength: 1 },
-    labels: { type: "string" },
-    from: { type: "string" },
-    to: { type: "string" },
-  },
+  properties: SERIES_QUERY_PROPERTIES,
 } as const;
 
 interface StatsQuery {
@@ -36,11 +28,8 @@ export function registerStatsRoute(app: FastifyInstance, storage: StorageEngine,
     { schema: { querystring: querySchema } },
     async (request) => {
       const q = request.query;
-      const nowMs = now();
-      const fromMs = parseParam("from", q.from ?? "-1h", (t) => parseTimeSpec(t, nowMs));
-      const toMs = parseParam("to", q.to ?? "now", (t) => parseTimeSpec(t, nowMs));
-      if (fromMs > toMs) throw badRequest(`from (${fromMs}) is after to (${toMs})`);
-      const matchers = parseParam("labels", q.labels ?? "", parseLabelMatchers);
+      const { fromMs, toMs } = parseTimeRange(q.from, q.to, { from: "-1h", to: "now" }, now());
+      const matchers = parseLabelsParam(q.labels);
       const series = await storage.queryStats({ agentId: q.agent, metric: q.metric, matchers, fromMs, toMs });
       return { agent: q.agent, metric: q.metric, from: fromMs, to: toMs, series };
     },
