@@ -1,7 +1,8 @@
 /**
  * bench/agent: what the running agent costs the machine it watches. Side by side in one run: the real
  * vigil-agent (the single-file bundle `npm run build` makes, built here into a temp dir) with every
- * default collector at a 1 s interval, streaming to a real vigil-server on loopback; Debian's
+ * default collector at a 1 s interval, streaming to a real vigil-server on loopback, started with the
+ * environment its systemd unit sets (AGENT_PROCESS_ENV), and a second one without it; Debian's
  * prometheus-node-exporter with its defaults, scraped every second over HTTP by this process (the
  * peer); and an idle `node -e 'setInterval(()=>{},1000)'` (the floor: what any Node process costs).
  * CPU and RSS of each come from /proc/<pid>/stat and status. Figures go to stdout, one JSON line each;
@@ -11,6 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { AGENT_PROCESS_ENV } from "@vigil/agent/v8-settings";
 import { builtinCollectors } from "@vigil/collectors";
 import { installCleanupHooks, onCleanup } from "../harness/cleanup.js";
 import { emitFigure, logProgress, significant } from "../harness/figure.js";
@@ -34,6 +36,7 @@ const HARD_LIMIT_MS = (SECONDS + WARMUP_SECONDS + 90) * 1000;
  */
 const AGENT_NODE_FLAGS = (process.env.VIGIL_BENCH_AGENT_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "");
 const AGENT_ID = "bench-agent";
+const PLAIN_AGENT_ID = "bench-agent-plain";
 /** The issue's goals. */
 const GOAL_AGENT_RSS_MIB = 60;
 const NODE_EXPORTER_NAMES = ["prometheus-node-exporter", "node_exporter"];
@@ -130,17 +133,21 @@ async function scrape(peer: Peer): Promise<void> {
 }
 
 /** Writes the agent config: every default-enabled collector at a 1 s interval. */
-function writeAgentConfig(dir: string, grpcAddress: string): { file: string; collectors: string[] } {
+function writeAgentConfig(
+  dir: string,
+  grpcAddress: string,
+  agentId: string,
+): { file: string; collectors: string[] } {
   const collectors = builtinCollectors()
     .filter((r) => r.defaultEnabled)
     .map((r) => r.name);
-  const file = join(dir, "agent.toml");
+  const file = join(dir, `${agentId}.toml`);
   writeFileSync(
     file,
     [
-      `agent_id = "${AGENT_ID}"`,
+      `agent_id = "${agentId}"`,
       `server = "${grpcAddress}"`,
-      `api_key_file = "api.key"`,
+      `api_key_file = "${agentId}.key"`,
       ...collectors.map((name) => `[collectors.${name}]\ninterval = "1s"`),
       "",
     ].join("\n"),
@@ -195,24 +202,32 @@ const token = await runToEnd(
   [SERVER_BIN, "token", "create", "--name", "bench-agent", "--role", "viewer"],
   { ...process.env, ...server.env },
 );
-const agentConfig = writeAgentConfig(tmp, server.grpcAddress);
-await runToEnd(process.execPath, [
-  bundle,
-  "enroll",
-  "--config",
-  agentConfig.file,
-  "--token",
-  await server.createEnrollToken(),
-]);
-const agent = spawnChild(process.execPath, [...AGENT_NODE_FLAGS, bundle, "--config", agentConfig.file]);
-await agent.waitForLine((l) => l.includes('"msg":"connected to server"'), 20_000);
-log(`agent pid ${agent.pid} streaming (${agentConfig.collectors.join(", ")} at 1 s)`);
+/** Writes the config of `agentId`, enrols it with a one-time token and starts it with `env`. */
+async function startAgent(
+  agentId: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: Child; collectors: string[] }> {
+  const config = writeAgentConfig(tmp, server.grpcAddress, agentId);
+  const token = await server.createEnrollToken();
+  await runToEnd(process.execPath, [bundle, "enroll", "--config", config.file, "--token", token]);
+  const child = spawnChild(process.execPath, [...AGENT_NODE_FLAGS, bundle, "--config", config.file], env);
+  await child.waitForLine((l) => l.includes('"msg":"connected to server"'), 20_000);
+  return { child, collectors: config.collectors };
+}
+// The agent as deploy/systemd/vigil-agent.service, Dockerfile.agent and `npm start` run it: with
+// AGENT_PROCESS_ENV. A second one runs without it, as a bare `node vigil-agent.js` would.
+const { child: agent, collectors } = await startAgent(AGENT_ID, { ...process.env, ...AGENT_PROCESS_ENV });
+const { child: plainAgent } = await startAgent(PLAIN_AGENT_ID, process.env);
+log(
+  `agent pid ${agent.pid} (and pid ${plainAgent.pid} without AGENT_PROCESS_ENV) streaming (${collectors.join(", ")} at 1 s)`,
+);
 
 const peer = nodeExporterBin === undefined ? undefined : await startNodeExporter(nodeExporterBin);
 const floor = spawnChild(process.execPath, ["-e", "setInterval(()=>{},1000)"]);
 
 const watched: Watched[] = [
   { label: "agent", pid: agent.pid, readings: [] },
+  { label: "agent_plain", pid: plainAgent.pid, readings: [] },
   { label: "floor", pid: floor.pid, readings: [] },
 ];
 if (peer) watched.push({ label: "node_exporter", pid: peer.child.pid, readings: [] });
@@ -232,11 +247,14 @@ const endMs = Date.now();
 const series = await agentSeries(httpListen, token, endMs);
 const stoppedLine = agent.waitForLine((l) => l.includes('"msg":"vigil-agent stopped"'), 20_000);
 const agentExit = await agent.stop("SIGTERM", 15_000);
+const plainAgentExit = await plainAgent.stop("SIGTERM", 15_000);
 const stopped = JSON.parse(await stoppedLine) as { acked?: number; dropped?: number };
 await peer?.child.stop("SIGTERM", 5_000);
 await floor.stop("SIGTERM", 5_000);
 const serverExit = await server.stop();
 if (agentExit !== 0) throw new Error(`vigil-agent exited with ${agentExit}`);
+if (plainAgentExit !== 0)
+  throw new Error(`vigil-agent (without AGENT_PROCESS_ENV) exited with ${plainAgentExit}`);
 if (serverExit !== 0) throw new Error(`vigil-server exited with ${serverExit}`);
 
 /** CPU % over the timed window and RSS statistics of one watched process. */
@@ -261,7 +279,11 @@ const common = {
   ...(AGENT_NODE_FLAGS.length > 0 ? { agent_node_flags: AGENT_NODE_FLAGS.join(" ") } : {}),
 };
 const a = usage("agent");
+const p = usage("agent_plain");
 const f = usage("floor");
+const processEnv = Object.entries(AGENT_PROCESS_ENV)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(" ");
 emitFigure({
   name: "agent.rss_mb",
   value: significant(a.rssMax, 3),
@@ -270,9 +292,31 @@ emitFigure({
   min: significant(a.rssMin, 3),
   goal_max: GOAL_AGENT_RSS_MIB,
   meets_goal: a.rssMax <= GOAL_AGENT_RSS_MIB,
+  env: processEnv,
   ...common,
 });
-emitFigure({ name: "agent.cpu_percent", value: significant(a.cpu, 3), unit: "%", ...common });
+emitFigure({
+  name: "agent.cpu_percent",
+  value: significant(a.cpu, 3),
+  unit: "%",
+  env: processEnv,
+  ...common,
+});
+// The same agent without AGENT_PROCESS_ENV: what `node vigil-agent.js` run by hand costs.
+emitFigure({
+  name: "agent.rss_mb_without_process_env",
+  value: significant(p.rssMax, 3),
+  unit: "MiB",
+  median: significant(p.rssMedian, 3),
+  min: significant(p.rssMin, 3),
+  ...common,
+});
+emitFigure({
+  name: "agent.cpu_percent_without_process_env",
+  value: significant(p.cpu, 3),
+  unit: "%",
+  ...common,
+});
 emitFigure({
   name: "agent.idle_node_rss_mb",
   value: significant(f.rssMax, 3),
@@ -289,7 +333,7 @@ emitFigure({
   ever: series.all,
   acked_samples: stopped.acked ?? -1,
   dropped_samples: stopped.dropped ?? -1,
-  collectors: agentConfig.collectors.join(","),
+  collectors: collectors.join(","),
   ...common,
 });
 if (peer) {

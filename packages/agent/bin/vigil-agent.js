@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First, so V8's settings are in place before the rest of the agent loads (src/v8-settings.ts).
+import "../dist/apply-v8-settings.js";
 import { main } from "../dist/cli/main.js";
 
 process.exit(

@@ -52,6 +52,7 @@ const script = join(work, "vigil-agent.cjs");
 await build({
   stdin: {
     contents: [
+      'import "../dist/apply-v8-settings.js";',
       'import { main } from "../dist/cli/main.js";',
       "main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(",
       "  (code) => process.exit(code),",
@@ -67,6 +68,10 @@ await build({
   target: "node20",
   define: { __VIGIL_AGENT_VERSION__: JSON.stringify(version), "import.meta.url": '""' },
   legalComments: "none",
+  // As in bundle.mjs, and for the same reasons (memory).
+  minify: true,
+  charset: "ascii",
+  external: ["@grpc/proto-loader"],
   logLevel: "error",
 });
 

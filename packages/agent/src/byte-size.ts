@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Size units a config may use, in bytes: binary (KiB = 1024) and decimal (KB = 1000). */
 const UNITS: Readonly<Record<string, number>> = {

@@ -23,7 +23,7 @@ import {
   zHostPort,
   zLogLevel,
 } from "@vigil/common";
-import { z } from "zod";
+import * as z from "zod";
 import { zByteSize } from "./byte-size.js";
 import {
   applyOverride,

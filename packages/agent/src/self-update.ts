@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Logger } from "@vigil/common";
-import { z } from "zod";
+import * as z from "zod";
 import { replaceFileAtomically } from "./atomic-replace.js";
 import { httpGet } from "./http-get.js";
 

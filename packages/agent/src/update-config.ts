@@ -1,5 +1,5 @@
 import { ConfigError, isLoopbackHost, zDurationMs } from "@vigil/common";
-import { z } from "zod";
+import * as z from "zod";
 
 /** `update.interval` when not set: once a day. */
 export const DEFAULT_UPDATE_INTERVAL_MS = 86_400_000;

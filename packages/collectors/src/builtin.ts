@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { CollectorRegistration } from "./collector.js";
 import { createCpuCollector } from "./cpu.js";
 import { defineCollector, NO_OPTIONS } from "./define-collector.js";

@@ -1,5 +1,5 @@
 import type { Logger, MetricDescriptor, Sample } from "@vigil/common";
-import type { z } from "zod";
+import type * as z from "zod";
 import type { ProcFs } from "./procfs.js";
 
 /** What a collector gets on every tick. Time and the filesystem root are passed in, never read deep inside. */

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { Collector, CollectorRegistration } from "./collector.js";
 
 /** The options schema of a collector that takes none. */

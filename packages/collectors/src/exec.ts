@@ -5,7 +5,7 @@ import {
   type Sample,
   zDurationMs,
 } from "@vigil/common";
-import { z } from "zod";
+import * as z from "zod";
 import type { CollectContext, Collector } from "./collector.js";
 import { parsePrometheusText } from "./prometheus-text.js";
 import { describeFailure, runCommand } from "./run-command.js";

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { type MetricDescriptor, type Sample, zDurationMs } from "@vigil/common";
-import { z } from "zod";
+import * as z from "zod";
 import type { CollectContext, Collector } from "./collector.js";
 import { canStatfsSync } from "./local-filesystems.js";
 import { createNameFilter } from "./name-filter.js";

@@ -1,5 +1,5 @@
 import { type MetricDescriptor, type Sample, zDurationMs } from "@vigil/common";
-import { z } from "zod";
+import * as z from "zod";
 import type { CollectContext, Collector } from "./collector.js";
 import { describeFailure, firstLine, runCommand } from "./run-command.js";
 import { type CollectProblem, WarningLatch } from "./warning-latch.js";

@@ -1,5 +1,5 @@
 import type { MetricDescriptor, Sample } from "@vigil/common";
-import { z } from "zod";
+import * as z from "zod";
 import type { CollectContext, Collector } from "./collector.js";
 import { CounterDeltas } from "./counter-delta.js";
 import { createNameFilter } from "./name-filter.js";

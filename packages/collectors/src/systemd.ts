@@ -1,5 +1,5 @@
 import { type MetricDescriptor, type Sample, zDurationMs } from "@vigil/common";
-import { z } from "zod";
+import * as z from "zod";
 import type { CollectContext, Collector } from "./collector.js";
 import { type CommandResult, describeFailure, firstLine, runCommand } from "./run-command.js";
 import { type CollectProblem, WarningLatch } from "./warning-latch.js";
@@ -77,7 +77,8 @@ export function parseSystemctlPlain(text: string): SystemctlParse {
   const units: SystemdUnit[] = [];
   let skipped = 0;
   for (const raw of text.split("\n")) {
-    const line = raw.trim().replace(/^(●|\*)\s+/, "");
+    // "\u25CF" is "●": escaped so the agent bundle stays ASCII (V8 keeps an ASCII script's source at one byte a character).
+    const line = raw.trim().replace(/^(\u25CF|\*)\s+/, "");
     if (line === "") continue;
     const match = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)(?:\s+(.*))?$/.exec(line);
     if (!match) {

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { MetricDescriptor, Sample } from "@vigil/common";
-import { z } from "zod";
+import * as z from "zod";
 import type { CollectContext, Collector } from "./collector.js";
 import { type PrometheusSample, type PrometheusTextParse, parsePrometheusText } from "./prometheus-text.js";
 import { type CollectProblem, WarningLatch } from "./warning-latch.js";

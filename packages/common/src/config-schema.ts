@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { parseDuration } from "./duration.js";
 import { parseHostPort } from "./listen-address.js";
 import { LOG_LEVELS } from "./logger.js";

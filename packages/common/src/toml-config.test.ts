@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { z } from "zod";
+import * as z from "zod";
 import { ConfigError, isConfigError } from "./config-error.js";
 import { zDurationMs, zHostPort, zLogLevel } from "./config-schema.js";
 import { parseTomlText, readTomlFile, validateConfig } from "./toml-config.js";

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse as parseToml, TomlError } from "smol-toml";
-import type { z } from "zod";
+import type * as z from "zod";
 import { ConfigError } from "./config-error.js";
 import { findTomlKeyLine } from "./toml-key-line.js";
 

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { AGENT_PROCESS_ENV } from "@vigil/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEnrollToken, runCli, type ServerHandle, startNode, startServer, tempDir } from "./harness.js";
 
@@ -30,6 +31,12 @@ describe("the single-file agent bundle", () => {
     const text = readFileSync(BUNDLE, "utf8");
     expect(text.startsWith("#!/usr/bin/env node\n")).toBe(true);
     expect(text).not.toMatch(/from "@vigil\//);
+    // V8 holds the whole source in memory while the agent runs, at two bytes a character as soon as
+    // one is not ASCII (scripts/bundle.mjs): minified, ASCII, without zod's unused parts (import
+    // zod as a namespace, `import * as z`, or the bundle doubles) and without @grpc/proto-loader.
+    expect(Buffer.byteLength(text, "utf8")).toBe(text.length); // ASCII: one byte per character
+    expect(statSync(BUNDLE).size).toBeLessThan(800_000);
+    expect(text).toMatch(/\w\("@grpc\/proto-loader"\)/); // a require left in place, never called
     expect(readFileSync(join(ROOT, "package.json"), "utf8")).toContain(
       '"build": "tsc -b && node packages/agent/scripts/bundle.mjs && node packages/agent/scripts/sea.mjs"',
     );
@@ -114,6 +121,15 @@ describe("deploy/", () => {
     for (const key of ["ProtectProc", "ProcSubset", "MemoryDenyWriteExecute"])
       expect(service.has(key), key).toBe(false);
     expect(section("Install").get("WantedBy")).toBe("multi-user.target");
+  });
+
+  it("the unit and the container image start the agent with AGENT_PROCESS_ENV", () => {
+    const environment = section("Service").get("Environment");
+    const dockerfile = readFileSync(join(ROOT, "Dockerfile.agent"), "utf8");
+    const entries = Object.entries(AGENT_PROCESS_ENV);
+    expect(entries.length).toBeGreaterThan(0);
+    expect(environment).toBe(entries.map(([k, v]) => `${k}=${v}`).join(" "));
+    for (const [key, value] of entries) expect(dockerfile).toContain(`\nENV ${key}=${value}\n`);
   });
 
   it("systemd-analyze verify accepts the unit, where systemd is installed", () => {

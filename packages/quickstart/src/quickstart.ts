@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
+import { AGENT_PROCESS_ENV } from "@vigil/agent/v8-settings";
 import { exited, runNode, spawnNode } from "./child-process.js";
 import { dialAddress, localAgentToml, quickstartSettings } from "./quickstart-config.js";
 
@@ -85,7 +86,9 @@ export async function quickstart(io: QuickstartIo): Promise<number> {
       );
       if (enroll.code !== 0) throw new Error("could not enrol the local agent");
     }
-    const agent = spawnNode("agent", AGENT_BIN, ["--config", agentConfig], childEnv, io.out);
+    // The environment the systemd unit gives the agent (glibc settings that keep its RSS down).
+    const agentEnv = { ...AGENT_PROCESS_ENV, ...childEnv };
+    const agent = spawnNode("agent", AGENT_BIN, ["--config", agentConfig], agentEnv, io.out);
     children.push(agent);
     const agentFailed = watchUnexpectedExit(agent, "agent", () => stopping);
 

@@ -23,6 +23,7 @@ import { runningBundlePath } from "../running-bundle.js";
 import { checkForUpdate } from "../self-update.js";
 import { EXIT_UPDATED, startSelfUpdateLoop } from "../self-update-loop.js";
 import { plaintextProblem } from "../tls-config.js";
+import { scheduleStartupGc } from "../v8-settings.js";
 import { AGENT_VERSION } from "../version.js";
 
 const USAGE = `Usage:
@@ -172,6 +173,7 @@ async function collectCommand(argv: readonly string[], io: CliIo): Promise<numbe
 async function runAgent(config: AgentConfig, io: CliIo): Promise<number> {
   const logger = createLogger({ name: "vigil-agent", level: config.logLevel, destination: io.stdout });
   const agent = startAgent(config, logger);
+  const cancelStartupGc = scheduleStartupGc();
   // SIGHUP: re-read the file (and the environment); a bad config leaves the running one in place.
   let reloading = Promise.resolve();
   const onHangup = () => {
@@ -194,6 +196,7 @@ async function runAgent(config: AgentConfig, io: CliIo): Promise<number> {
       if (stopping) return;
       stopping = true;
       process.off("SIGHUP", onHangup);
+      cancelStartupGc();
       updates?.stop();
       void agent.stop().then(() => resolve(code));
     };
