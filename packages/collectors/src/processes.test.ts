@@ -73,6 +73,15 @@ describe("parsePidStat", () => {
     });
   });
 
+  it("decodes a UTF-8 comm whole, and its multi-byte characters do not shift the fields after it", () => {
+    expect(parsePidStat(Buffer.from(statLine(8, "café ▶ x", 5, 6)))).toMatchObject({
+      pid: 8,
+      comm: "café ▶ x",
+      state: "S",
+      cpuTicks: 11,
+    });
+  });
+
   it("returns an issue, not a throw, for truncated or garbled lines", () => {
     const parse = (text: string) => parsePidStat(Buffer.from(text));
     expect(parse("12 (bash) S 1 1 1 0 -1 0 0 0 0 0 5")).toEqual({

@@ -39,8 +39,6 @@ export interface PidStat {
 
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
-const OPEN_PAREN = 0x28;
-const CLOSE_PAREN = 0x29;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 /** Fields after the comm, counted from field (3) = 0, that {@link parsePidStat} reads. */
@@ -52,8 +50,8 @@ const FIELD_THREADS = 17;
 const FIELD_START = 19;
 const FIELD_RSS = 21;
 
-function isAsciiSpace(byte: number | undefined): boolean {
-  return byte === SPACE || (byte !== undefined && byte >= 0x09 && byte <= 0x0d);
+function isAsciiSpace(code: number): boolean {
+  return code === SPACE || (code >= 0x09 && code <= 0x0d);
 }
 
 /** The decimal counter in `bytes[from, to)`, or undefined when it is empty, has a non-digit or is not exact. */
@@ -69,47 +67,63 @@ function countAt(bytes: Uint8Array, from: number, to: number): number | undefine
   return value;
 }
 
-/**
- * `bytes[from, to)` as text. Comm and state are nearly always ASCII, and building those few characters
- * directly is several times cheaper than a UTF-8 decode call, which adds up over every process.
- */
-function textAt(bytes: Buffer, from: number, to: number): string {
-  if (to - from > 16) return bytes.toString("utf8", from, to);
-  let text = "";
+/** {@link countAt} over a latin1 decoding of the bytes (one character per byte). */
+function countInText(text: string, from: number, to: number): number | undefined {
+  if (from >= to) return undefined;
+  let value = 0;
   for (let i = from; i < to; i++) {
-    const byte = bytes[i] ?? 0;
-    if (byte >= 0x80) return bytes.toString("utf8", from, to);
-    text += String.fromCharCode(byte);
+    const code = text.charCodeAt(i);
+    if (code < DIGIT_0 || code > DIGIT_9) return undefined;
+    value = value * 10 + (code - DIGIT_0);
+    if (value > Number.MAX_SAFE_INTEGER) return undefined;
   }
-  return text;
+  return value;
+}
+
+/** A character that is not ASCII: in a latin1 decoding, a byte of a multi-byte UTF-8 sequence. */
+const NON_ASCII = /[\u0080-\u00ff]/;
+
+/**
+ * `bytes[from, to)` as text: a slice of `latin1` (the same bytes decoded one character per byte) when
+ * the line is ASCII, as nearly every line is; decoded as UTF-8 otherwise.
+ */
+function textAt(bytes: Buffer, latin1: string, ascii: boolean, from: number, to: number): string {
+  return ascii ? latin1.slice(from, to) : bytes.toString("utf8", from, to);
+}
+
+function statIssue(bytes: Buffer, end: number, reason: string): ParseIssue {
+  return parseIssue(1, bytes.toString("utf8", 0, end), reason);
 }
 
 /**
- * Parses one `<pid>/stat` line from its bytes, as read: it is read for every process on every tick,
- * so the numbers are taken from the bytes where they stand and only the comm (and the state letter)
- * become strings. The comm field is everything between the first `(` and the LAST `)`, since the name
- * itself may contain `) (`. Pure, never throws: returns the reason instead.
+ * Parses one `<pid>/stat` line from its bytes, as read: it is read for every process on every tick.
+ * The line is decoded once as latin1 (one character per byte, so string offsets are byte offsets)
+ * and fields are found with the string's own indexOf: the agent runs without V8's optimising
+ * compiler (packages/agent/src/v8-settings.ts), where a byte-by-byte loop over the line cost 1.5 ms
+ * per 300 processes and this 0.66 ms (0.15 ms either way when optimised). Only the comm (and the
+ * state letter) become strings. The comm field is everything between the first `(` and the LAST
+ * `)`, since the name itself may contain `) (`. Pure, never throws: returns the reason instead.
  */
 export function parsePidStat(bytes: Buffer): PidStat | ParseIssue {
   let end = bytes.length;
   if (end > 0 && bytes[end - 1] === NEWLINE) end--;
-  const issue = (reason: string) => parseIssue(1, bytes.toString("utf8", 0, end), reason);
-  const open = bytes.indexOf(OPEN_PAREN);
-  let close = end - 1;
-  while (close >= 0 && bytes[close] !== CLOSE_PAREN) close--;
-  if (open < 1 || open >= end || close < open) return issue("no (comm) field");
+  const line = bytes.toString("latin1", 0, end);
+  const ascii = !NON_ASCII.test(line);
+  const open = line.indexOf("(");
+  const close = line.lastIndexOf(")");
+  if (open < 1 || close < open) return statIssue(bytes, end, "no (comm) field");
 
   let pidFrom = 0;
   let pidTo = open;
-  while (pidFrom < pidTo && isAsciiSpace(bytes[pidFrom])) pidFrom++;
-  while (pidTo > pidFrom && isAsciiSpace(bytes[pidTo - 1])) pidTo--;
-  const pid = countAt(bytes, pidFrom, pidTo);
+  while (pidFrom < pidTo && isAsciiSpace(line.charCodeAt(pidFrom))) pidFrom++;
+  while (pidTo > pidFrom && isAsciiSpace(line.charCodeAt(pidTo - 1))) pidTo--;
+  const pid = countInText(line, pidFrom, pidTo);
 
   // The fields after the comm, trimmed, one space apart (two spaces make an empty, invalid field).
   let from = close + 1;
   let to = end;
-  while (from < to && isAsciiSpace(bytes[from])) from++;
-  while (to > from && isAsciiSpace(bytes[to - 1])) to--;
+  while (from < to && isAsciiSpace(line.charCodeAt(from))) from++;
+  while (to > from && isAsciiSpace(line.charCodeAt(to - 1))) to--;
   let state = "";
   let flags: number | undefined;
   let utime: number | undefined;
@@ -117,18 +131,17 @@ export function parsePidStat(bytes: Buffer): PidStat | ParseIssue {
   let numThreads: number | undefined;
   let startTicks: number | undefined;
   let rssPages: number | undefined;
-  let field = 0;
   let tokenStart = from;
-  for (let i = from; i <= to && field <= FIELD_RSS; i++) {
-    if (i < to && bytes[i] !== SPACE) continue;
-    if (field === FIELD_STATE) state = textAt(bytes, tokenStart, i);
-    else if (field === FIELD_FLAGS) flags = countAt(bytes, tokenStart, i);
-    else if (field === FIELD_UTIME) utime = countAt(bytes, tokenStart, i);
-    else if (field === FIELD_STIME) stime = countAt(bytes, tokenStart, i);
-    else if (field === FIELD_THREADS) numThreads = countAt(bytes, tokenStart, i);
-    else if (field === FIELD_START) startTicks = countAt(bytes, tokenStart, i);
-    else if (field === FIELD_RSS) rssPages = countAt(bytes, tokenStart, i);
-    field++;
+  for (let field = 0; field <= FIELD_RSS && tokenStart <= to; field++) {
+    let i = line.indexOf(" ", tokenStart);
+    if (i < 0 || i > to) i = to;
+    if (field === FIELD_STATE) state = textAt(bytes, line, ascii, tokenStart, i);
+    else if (field === FIELD_FLAGS) flags = countInText(line, tokenStart, i);
+    else if (field === FIELD_UTIME) utime = countInText(line, tokenStart, i);
+    else if (field === FIELD_STIME) stime = countInText(line, tokenStart, i);
+    else if (field === FIELD_THREADS) numThreads = countInText(line, tokenStart, i);
+    else if (field === FIELD_START) startTicks = countInText(line, tokenStart, i);
+    else if (field === FIELD_RSS) rssPages = countInText(line, tokenStart, i);
     tokenStart = i + 1;
   }
   if (
@@ -140,11 +153,11 @@ export function parsePidStat(bytes: Buffer): PidStat | ParseIssue {
     startTicks === undefined ||
     rssPages === undefined
   ) {
-    return issue("fields 9, 14, 15, 20, 22 and 24 must be counters");
+    return statIssue(bytes, end, "fields 9, 14, 15, 20, 22 and 24 must be counters");
   }
   return {
     pid,
-    comm: textAt(bytes, open + 1, close),
+    comm: textAt(bytes, line, ascii, open + 1, close),
     state,
     flags,
     cpuTicks: utime + stime,
