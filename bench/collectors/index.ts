@@ -9,6 +9,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { cpus } from "node:os";
+import { applyAgentV8Settings } from "@vigil/agent/v8-settings";
 import { builtinCollectors, type Collector, defaultOptions, ProcFs } from "@vigil/collectors";
 import { createLogger } from "@vigil/common";
 import { installCleanupHooks, onCleanup } from "../harness/cleanup.js";
@@ -27,6 +28,8 @@ const MAX_SPAWNED = 400;
 const FLOOR_FILES = ["stat", "meminfo", "diskstats", "net/dev", "loadavg", "uptime", "sys/fs/file-nr"];
 
 const log = (message: string) => logProgress(BENCHMARK, message);
+/** The collectors run inside the agent, which runs with these V8 flags: measure them the same way. */
+const V8_FLAGS = applyAgentV8Settings();
 
 function processCount(): number {
   return readdirSync("/proc").filter((name) => /^\d+$/.test(name)).length;
@@ -182,7 +185,7 @@ async function measure(collectors: readonly Collector[], proc: ProcFs, sys: Proc
 }
 
 function report(label: string, m: Measured, processes: number): void {
-  const common = { processes, cycles: CYCLES, cpus: cpus().length };
+  const common = { processes, cycles: CYCLES, cpus: cpus().length, v8_flags: V8_FLAGS.join(" ") };
   const collectCpu = median(m.collectCpu);
   const floorCpu = median(m.floorCpu);
   emitFigure({
@@ -252,6 +255,7 @@ function report(label: string, m: Measured, processes: number): void {
 
 async function main(): Promise<void> {
   installCleanupHooks(BENCHMARK, HARD_LIMIT_MS);
+  log(`V8 flags as in the agent: ${V8_FLAGS.join(" ") || "(none: given on the command line)"}`);
   const proc = new ProcFs("/proc");
   const sys = new ProcFs("/sys");
   onCleanup(() => {
