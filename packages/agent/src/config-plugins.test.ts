@@ -1,36 +1,22 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ConfigError, createLogger, isConfigError } from "@vigil/common";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createLogger } from "@vigil/common";
+import { describe, expect, it } from "vitest";
 import { collectOnce } from "./collect-once.js";
 import { enabledCollectors } from "./collector-set.js";
 import { loadAgentConfig } from "./config.js";
+import { configErrorOf, tempDirPerTest } from "./test-support.js";
 
 const PLUGINS = fileURLToPath(new URL("../../collectors/test/fixtures/plugins/", import.meta.url));
 const PROC = fileURLToPath(new URL("../../collectors/test/fixtures/this-machine/t0/proc", import.meta.url));
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "vigil-agent-plugins-"));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDirPerTest("vigil-agent-plugins-");
 
 function write(text: string): string {
-  const file = join(dir, "agent.toml");
+  const file = join(tmp.path, "agent.toml");
   writeFileSync(file, text);
   return file;
-}
-
-async function configErrorOf(fn: () => Promise<unknown>): Promise<ConfigError> {
-  try {
-    await fn();
-  } catch (err) {
-    if (isConfigError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError, nothing was thrown");
 }
 
 describe("plugins", () => {
@@ -68,11 +54,11 @@ describe("plugins", () => {
 
   it("resolves a relative plugin path against the config file's directory", async () => {
     writeFileSync(
-      join(dir, "mine.mjs"),
+      join(tmp.path, "mine.mjs"),
       'export default { name: "mine", create: () => ({ name: "mine", metrics: [], collect: async () => [] }) };\n',
     );
     const config = await loadAgentConfig(write('plugins = ["mine.mjs"]\n'));
-    expect(config.plugins).toEqual([join(dir, "mine.mjs")]);
+    expect(config.plugins).toEqual([join(tmp.path, "mine.mjs")]);
     expect(enabledCollectors(config).map((c) => c.collector.name)).toContain("mine");
   });
 
@@ -113,7 +99,7 @@ describe("plugins", () => {
     ["cpu", "a built-in collector"],
     ["agent", "reserved for the agent's own metrics"],
   ])("refuses a plugin whose collector is named %s", async (name, owner) => {
-    const path = join(dir, "clash.mjs");
+    const path = join(tmp.path, "clash.mjs");
     writeFileSync(
       path,
       `export default { name: "${name}", create: () => ({ name: "${name}", metrics: [], collect: async () => [] }) };\n`,

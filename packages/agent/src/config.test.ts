@@ -1,12 +1,12 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { builtinCollectors, defaultOptions } from "@vigil/collectors";
-import { type ConfigError, isConfigError } from "@vigil/common";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readApiKey } from "./api-key.js";
 import { enabledCollectors, knownCollectorNames } from "./collector-set.js";
 import { loadAgentConfig } from "./config.js";
+import { configErrorOf, tempDirPerTest } from "./test-support.js";
 
 /** The test-only certificates (packages/e2e/fixtures/tls/README.md). */
 const TLS_FIXTURES = join(import.meta.dirname, "../../e2e/fixtures/tls");
@@ -14,27 +14,13 @@ const CA = join(TLS_FIXTURES, "ca.pem");
 const CLIENT_CERT = join(TLS_FIXTURES, "client.pem");
 const CLIENT_KEY = join(TLS_FIXTURES, "client.key");
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "vigil-agent-config-"));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDirPerTest("vigil-agent-config-");
 
 function write(name: string, text: string): string {
-  const file = join(dir, name);
+  const file = join(tmp.path, name);
   mkdirSync(join(file, ".."), { recursive: true });
   writeFileSync(file, text);
   return file;
-}
-
-async function configErrorOf(fn: () => unknown): Promise<ConfigError> {
-  try {
-    await fn();
-  } catch (err) {
-    if (isConfigError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError, nothing was thrown");
 }
 
 describe("knownCollectorNames", () => {
@@ -209,8 +195,8 @@ describe("loadAgentConfig", () => {
       'api_key_file = "keys/api.key"\n[paths]\nprocfs = "../fixtures/proc"\n',
     );
     const c = await loadAgentConfig(file);
-    expect(c.apiKeyFile).toBe(join(dir, "etc/vigil/keys/api.key"));
-    expect(c.procfsRoot).toBe(join(dir, "etc/fixtures/proc"));
+    expect(c.apiKeyFile).toBe(join(tmp.path, "etc/vigil/keys/api.key"));
+    expect(c.procfsRoot).toBe(join(tmp.path, "etc/fixtures/proc"));
   });
 
   it("keeps an absolute api_key_file as it is", async () => {
@@ -287,7 +273,7 @@ describe("loadAgentConfig", () => {
   });
 
   it("reports a missing file as ENOENT", async () => {
-    const file = join(dir, "nope.toml");
+    const file = join(tmp.path, "nope.toml");
     expect((await configErrorOf(() => loadAgentConfig(file))).message).toBe(
       `${file}: cannot read the file (ENOENT)`,
     );
@@ -394,7 +380,7 @@ describe("readApiKey", () => {
     const file = write("agent.toml", 'api_key_file = "missing.key"\n');
     const err = await configErrorOf(async () => readApiKey(await loadAgentConfig(file)));
     expect(err.problem).toBe(
-      `cannot read ${join(dir, "missing.key")} (ENOENT); enroll first: vigil-agent enroll --config ${file} --server HOST:PORT --token T`,
+      `cannot read ${join(tmp.path, "missing.key")} (ENOENT); enroll first: vigil-agent enroll --config ${file} --server HOST:PORT --token T`,
     );
   });
 
@@ -402,7 +388,7 @@ describe("readApiKey", () => {
     write("api.key", "  \n");
     const file = write("agent.toml", 'api_key_file = "api.key"\n');
     expect((await configErrorOf(async () => readApiKey(await loadAgentConfig(file)))).problem).toBe(
-      `${join(dir, "api.key")} is empty`,
+      `${join(tmp.path, "api.key")} is empty`,
     );
   });
 });

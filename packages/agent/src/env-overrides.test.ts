@@ -1,35 +1,20 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests are about ${NAME} in config text.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ConfigError, isConfigError } from "@vigil/common";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadAgentConfig } from "./config.js";
 import { readEnvOverrides } from "./env-overrides.js";
+import { configErrorOf, tempDirPerTest } from "./test-support.js";
 
 const PLUGINS = fileURLToPath(new URL("../../collectors/test/fixtures/plugins/", import.meta.url));
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "vigil-agent-env-"));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+const tmp = tempDirPerTest("vigil-agent-env-");
 
 function write(text: string): string {
-  const file = join(dir, "agent.toml");
+  const file = join(tmp.path, "agent.toml");
   writeFileSync(file, text);
   return file;
-}
-
-async function configErrorOf(fn: () => Promise<unknown>): Promise<ConfigError> {
-  try {
-    await fn();
-  } catch (err) {
-    if (isConfigError(err)) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError, nothing was thrown");
 }
 
 describe("readEnvOverrides", () => {

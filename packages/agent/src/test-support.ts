@@ -1,6 +1,10 @@
 // Helpers for this package's tests; not exported from index.ts.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
-import { createLogger, type Logger } from "@vigil/common";
+import { type ConfigError, createLogger, isConfigError, type Logger } from "@vigil/common";
+import { afterEach, beforeEach } from "vitest";
 
 /** One JSON log line as pino wrote it. */
 export interface LogLine {
@@ -38,4 +42,36 @@ export function deferred<T>(): {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/**
+ * A fresh temp directory for each test of the file that calls this at its top level: made in
+ * `beforeEach`, removed in `afterEach`. Read `path` inside a test, never at load time.
+ */
+export function tempDirPerTest(prefix: string): { readonly path: string } {
+  let current: string | undefined;
+  beforeEach(() => {
+    current = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(() => {
+    if (current !== undefined) rmSync(current, { recursive: true, force: true });
+    current = undefined;
+  });
+  return {
+    get path(): string {
+      if (current === undefined) throw new Error("tempDirPerTest: path read outside a test");
+      return current;
+    },
+  };
+}
+
+/** The ConfigError `fn` throws (or rejects with); fails the test when it throws something else or nothing. */
+export async function configErrorOf(fn: () => unknown): Promise<ConfigError> {
+  try {
+    await fn();
+  } catch (err) {
+    if (isConfigError(err)) return err;
+    throw err;
+  }
+  throw new Error("expected a ConfigError, nothing was thrown");
 }
