@@ -1,17 +1,14 @@
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FaultProxy, prng } from "./fault-proxy.js";
 import {
   AGENT_BIN,
   cleanupAfterEach,
-  copyFixture,
   enrolledAgentConfig,
   eventually,
   type Proc,
   readStoredSamples,
+  startFixtureServer,
   startNode,
-  startServer,
-  tempDir,
 } from "./harness.js";
 
 /** The shortest keepalive the server permits (GRPC_SERVER_OPTIONS), and a short timeout. */
@@ -26,16 +23,11 @@ describe("blackholed server (connection open, nothing answers)", () => {
   const cleanups = cleanupAfterEach();
 
   it("is detected within keepalive time + timeout, and the agent reconnects when the network heals, losing nothing", async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.cleanup);
-    const proc = copyFixture("this-machine/t0/proc", join(tmp.path, "proc"));
-    const dataDir = join(tmp.path, "data");
-    const server = await startServer(dataDir);
-    cleanups.push(() => server.proc.stop());
+    const { proc, dataDir, server, dir } = await startFixtureServer(cleanups);
     const proxy = new FaultProxy(server.grpcPort, prng(1), 0);
     const proxyPort = await proxy.listen();
     cleanups.push(() => proxy.close());
-    const config = await enrolledAgentConfig(server, tmp.path, {
+    const config = await enrolledAgentConfig(server, dir, {
       agentId: "blackhole-1",
       procfs: proc,
       extra: `[stream]

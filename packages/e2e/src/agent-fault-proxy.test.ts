@@ -1,17 +1,14 @@
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FaultProxy, prng } from "./fault-proxy.js";
 import {
   AGENT_BIN,
   cleanupAfterEach,
-  copyFixture,
   enrolledAgentConfig,
   eventually,
   type Proc,
   readStoredSamples,
+  startFixtureServer,
   startNode,
-  startServer,
-  tempDir,
 } from "./harness.js";
 
 const BATCH_MAX_SAMPLES = 10;
@@ -24,16 +21,11 @@ describe("agent behind a faulty network", () => {
   it("loses nothing and doubles nothing over 1,000 batches with random cuts and delays", async () => {
     const seed = Number(process.env.VIGIL_FAULT_SEED ?? Date.now() % 1_000_000);
     const random = prng(seed);
-    const tmp = tempDir();
-    cleanups.push(tmp.cleanup);
-    const proc = copyFixture("this-machine/t0/proc", join(tmp.path, "proc"));
-    const dataDir = join(tmp.path, "data");
-    const server = await startServer(dataDir);
-    cleanups.push(() => server.proc.stop());
+    const { proc, dataDir, server, dir } = await startFixtureServer(cleanups);
     const proxy = new FaultProxy(server.grpcPort, random, 15);
     const proxyPort = await proxy.listen();
     cleanups.push(() => proxy.close());
-    const config = await enrolledAgentConfig(server, tmp.path, {
+    const config = await enrolledAgentConfig(server, dir, {
       agentId: "faulty-1",
       procfs: proc,
       extra: `[stream]

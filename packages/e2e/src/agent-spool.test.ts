@@ -4,15 +4,13 @@ import { describe, expect, it } from "vitest";
 import {
   AGENT_BIN,
   cleanupAfterEach,
-  copyFixture,
   enrolledAgentConfig,
   eventually,
   type Proc,
   readStoredSamples,
   type StoredSample,
+  startFixtureServer,
   startNode,
-  startServer,
-  tempDir,
 } from "./harness.js";
 
 const INTERVAL_MS = 200;
@@ -39,14 +37,10 @@ describe("agent spool", () => {
   const cleanups = cleanupAfterEach();
 
   it("keeps unacked batches across a SIGKILL of the agent and sends them once after restart", async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.cleanup);
-    const proc = copyFixture("this-machine/t0/proc", join(tmp.path, "proc"));
-    const dataDir = join(tmp.path, "data");
-    let server = await startServer(dataDir);
-    const ports = { httpPort: server.httpPort, grpcPort: server.grpcPort };
-    cleanups.push(() => server.proc.stop());
-    const config = await enrolledAgentConfig(server, tmp.path, {
+    const fixture = await startFixtureServer(cleanups);
+    const { proc, dataDir } = fixture;
+    let server = fixture.server;
+    const config = await enrolledAgentConfig(server, fixture.dir, {
       agentId: "spool-1",
       procfs: proc,
       extra: `[buffer]
@@ -64,7 +58,7 @@ interval = "${INTERVAL_MS}ms"
 interval = "${INTERVAL_MS}ms"
 `,
     });
-    const spoolDir = join(tmp.path, "spool");
+    const spoolDir = join(fixture.dir, "spool");
     let agent: Proc = startNode(AGENT_BIN, ["--config", config]);
     cleanups.push(() => agent.stop());
 
@@ -84,7 +78,7 @@ interval = "${INTERVAL_MS}ms"
     const spooled = readdirSync(spoolDir).filter((f) => f.endsWith(".batch"));
     expect(spooled.length).toBeGreaterThan(5);
 
-    server = await startServer(dataDir, ports);
+    server = await fixture.restart();
     const restartedAt = Date.now();
     agent = startNode(AGENT_BIN, ["--config", config]);
     const loaded = await agent.waitForLog("spool loaded");

@@ -4,15 +4,13 @@ import { describe, expect, it } from "vitest";
 import {
   AGENT_BIN,
   cleanupAfterEach,
-  copyFixture,
   enrolledAgentConfig,
   eventually,
   FIXTURES,
   type Proc,
   readStoredSamples,
+  startFixtureServer,
   startNode,
-  startServer,
-  tempDir,
 } from "./harness.js";
 
 const KIB = 1024;
@@ -21,12 +19,8 @@ describe("from a recorded /proc tree to the day file", () => {
   const cleanups = cleanupAfterEach();
 
   it("stores exactly the values the agent computes from two consecutive real readings", async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.cleanup);
-    const proc = copyFixture("this-machine/t0/proc", join(tmp.path, "proc"));
-    const server = await startServer(join(tmp.path, "data"));
-    cleanups.push(() => server.proc.stop());
-    const config = await enrolledAgentConfig(server, tmp.path, {
+    const { proc, server, dir } = await startFixtureServer(cleanups);
+    const config = await enrolledAgentConfig(server, dir, {
       agentId: "fixture-1",
       procfs: proc,
       extra: `[stream]\nflush_interval = "100ms"\n\n[collectors.cpu]\ninterval = "200ms"\n\n[collectors.memory]\ninterval = "200ms"\n`,

@@ -167,6 +167,45 @@ export interface ServerHandle {
   readonly firstToken: string | undefined;
 }
 
+/** What most agent end-to-end tests start from (see {@link startFixtureServer}). */
+export interface FixtureServer {
+  /** The test's temp dir, removed after the test. */
+  readonly dir: string;
+  /** A copy of the recorded `/proc` fixture (`this-machine/t0/proc`) in it. */
+  readonly proc: string;
+  /** The server's data dir in it. */
+  readonly dataDir: string;
+  /** The server running now (stopped after the test). */
+  readonly server: ServerHandle;
+  /** Starts a new server on the same data dir and ports, once the test has stopped or killed the last one. */
+  restart(): Promise<ServerHandle>;
+}
+
+/** A temp dir with a copy of the recorded `/proc` fixture and a server on `data/` in it, all cleaned up after the test. */
+export async function startFixtureServer(cleanups: {
+  push(cleanup: () => unknown): void;
+}): Promise<FixtureServer> {
+  const tmp = tempDir();
+  cleanups.push(tmp.cleanup);
+  const proc = copyFixture("this-machine/t0/proc", join(tmp.path, "proc"));
+  const dataDir = join(tmp.path, "data");
+  let server = await startServer(dataDir);
+  const ports = { httpPort: server.httpPort, grpcPort: server.grpcPort };
+  cleanups.push(() => server.proc.stop());
+  return {
+    dir: tmp.path,
+    proc,
+    dataDir,
+    get server() {
+      return server;
+    },
+    async restart() {
+      server = await startServer(dataDir, ports);
+      return server;
+    },
+  };
+}
+
 /** Starts `vigil-server` (with `args`, e.g. `--config FILE`) on the given (or fresh) loopback ports and waits until it listens. */
 export async function startServer(
   dataDir: string,

@@ -1,16 +1,13 @@
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   AGENT_BIN,
   cleanupAfterEach,
-  copyFixture,
   enrolledAgentConfig,
   eventually,
   type Proc,
   readStoredSamples,
+  startFixtureServer,
   startNode,
-  startServer,
-  tempDir,
 } from "./harness.js";
 
 const INTERVAL_MS = 200;
@@ -19,14 +16,10 @@ describe("server killed mid-stream", () => {
   const cleanups = cleanupAfterEach();
 
   it("stores every sample the agent produced exactly once after SIGKILL and restart", async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.cleanup);
-    const proc = copyFixture("this-machine/t0/proc", join(tmp.path, "proc"));
-    const dataDir = join(tmp.path, "data");
-    let server = await startServer(dataDir);
-    const ports = { httpPort: server.httpPort, grpcPort: server.grpcPort };
-    cleanups.push(() => server.proc.stop());
-    const config = await enrolledAgentConfig(server, tmp.path, {
+    const fixture = await startFixtureServer(cleanups);
+    const { proc, dataDir } = fixture;
+    let server = fixture.server;
+    const config = await enrolledAgentConfig(server, fixture.dir, {
       agentId: "crash-1",
       procfs: proc,
       extra: `[stream]
@@ -53,7 +46,7 @@ interval = "${INTERVAL_MS}ms"
     expect(killed.signal).toBe("SIGKILL");
     // The agent keeps collecting into its ring while the server is gone.
     await new Promise((r) => setTimeout(r, 1_500));
-    server = await startServer(dataDir, ports);
+    server = await fixture.restart();
     await agent.waitForLine(
       (l) =>
         l.includes('"msg":"connected to server"') &&
