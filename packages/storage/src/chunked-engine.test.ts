@@ -4,11 +4,12 @@ import { join } from "node:path";
 import type { SeriesSamples } from "@vigil/common";
 import Database from "better-sqlite3";
 import fc from "fast-check";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Catalog } from "./catalog.js";
 import { readDayFileSamples } from "./chunk-day-file.js";
 import { ChunkedStorageEngine, type ChunkedStorageEngineOptions } from "./chunked-engine.js";
 import { dayFilePath, samplesDir } from "./data-dir-layout.js";
+import { dataDirPerTest, openEngineForTest } from "./engine-test-support.js";
 import { MAX_CHUNK_SAMPLES } from "./head.js";
 import { SqliteStorageEngine } from "./sqlite-engine.js";
 import { isStorageError } from "./storage-error.js";
@@ -17,32 +18,14 @@ const DAY = Date.UTC(2025, 10, 25);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
-let dir: string;
-let toClose: (() => Promise<void>)[];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "vigil-chunked-"));
-  toClose = [];
-});
-afterEach(async () => {
-  try {
-    for (const close of toClose.reverse()) await close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+const data = dataDirPerTest("vigil-chunked-");
 
-function openStore(options: Partial<ChunkedStorageEngineOptions> = {}, dataDir = dir) {
-  const catalog = Catalog.open(dataDir);
-  const engine = ChunkedStorageEngine.open({ dataDir, catalog, ...options });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await engine.close();
-    catalog.close();
-  };
-  toClose.push(close);
-  return { catalog, engine, close };
+function openStore(options: Partial<ChunkedStorageEngineOptions> = {}, dataDir = data.path) {
+  return openEngineForTest(
+    data,
+    (catalog, root) => ChunkedStorageEngine.open({ dataDir: root, catalog, ...options }),
+    dataDir,
+  );
 }
 
 function series(metric: string, labels: Record<string, string>, points: [number, number][]): SeriesSamples {
@@ -50,7 +33,7 @@ function series(metric: string, labels: Record<string, string>, points: [number,
 }
 
 function tableCount(tsMs: number, table: string): number {
-  const db = new Database(dayFilePath(dir, tsMs), { readonly: true, fileMustExist: true });
+  const db = new Database(dayFilePath(data.path, tsMs), { readonly: true, fileMustExist: true });
   const n = db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
   db.close();
   return n;
@@ -108,7 +91,7 @@ describe("ChunkedStorageEngine", () => {
       for (const name of ["vigil.db", "vigil.db-wal", "samples"]) {
         try {
           const { cpSync } = await import("node:fs");
-          cpSync(join(dir, name), join(other, name), { recursive: true });
+          cpSync(join(data.path, name), join(other, name), { recursive: true });
         } catch {
           // -wal may not exist
         }
@@ -145,7 +128,7 @@ describe("ChunkedStorageEngine", () => {
       );
     // A straggler of s=1, older than its chunk's end.
     await engine.appendBatch("a", [series("m", { s: "1" }, [[DAY + 500, -1]])]);
-    const path = join(dir, "samples", "2025-11-25.db");
+    const path = join(data.path, "samples", "2025-11-25.db");
     expect(tableCount(DAY, "chunks")).toBeGreaterThan(0);
     expect(tableCount(DAY, "wal_batches")).toBeGreaterThan(0);
     const ids = new Map(readDayFileSamples(path).map((x) => [x.seriesId, true]));
@@ -166,7 +149,7 @@ describe("ChunkedStorageEngine", () => {
     });
     expect(straggler.map((x) => [x.seriesId, x.ts, x.value])).toEqual([[id1, DAY + 500, -1]]);
     expect(
-      readDayFileSamples(join(dir, "samples", "2025-11-26.db"), {
+      readDayFileSamples(join(data.path, "samples", "2025-11-26.db"), {
         seriesIds: new Set([id0]),
         fromMs: 0,
         toMs: 1,
@@ -185,7 +168,7 @@ describe("ChunkedStorageEngine", () => {
       ]),
     ]);
     await close();
-    expect(readdirSync(samplesDir(dir)).sort()).toEqual(["2025-11-24.db", "2025-11-25.db"]);
+    expect(readdirSync(samplesDir(data.path)).sort()).toEqual(["2025-11-24.db", "2025-11-25.db"]);
     expect(tableCount(DAY, "wal_batches")).toBe(0);
     expect(tableCount(DAY, "chunks")).toBe(1);
     const again = openStore();
@@ -274,7 +257,7 @@ describe("ChunkedStorageEngine", () => {
   });
 
   it("upgrades a version-1 day file in place and reads its rows", async () => {
-    const old = SqliteStorageEngine.open({ dataDir: dir, catalog: Catalog.open(dir) });
+    const old = SqliteStorageEngine.open({ dataDir: data.path, catalog: Catalog.open(data.path) });
     await old.appendBatch("a", [
       series("m", {}, [
         [DAY, 1],

@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { SeriesSamples } from "@vigil/common";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Catalog } from "./catalog.js";
+import { describe, expect, it } from "vitest";
 import { ChunkedStorageEngine } from "./chunked-engine.js";
 import { DAY_MS } from "./data-dir-layout.js";
+import { dataDirPerTest, openEngineForTest } from "./engine-test-support.js";
 import { SqliteStorageEngine } from "./sqlite-engine.js";
 import { summarizeValues } from "./stats.js";
 import type { StorageEngine } from "./storage-engine.js";
@@ -14,37 +11,18 @@ import { isStorageError } from "./storage-error.js";
 const DAY = Date.UTC(2025, 10, 25);
 const S = 1_000;
 
-let dir: string;
-let toClose: (() => Promise<void>)[];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "vigil-stats-"));
-  toClose = [];
-});
-afterEach(async () => {
-  try {
-    for (const close of toClose.reverse()) await close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+const data = dataDirPerTest("vigil-stats-");
 
 type Kind = "chunked" | "sqlite";
 
 function openStore(kind: Kind) {
-  const catalog = Catalog.open(dir);
-  const engine: StorageEngine =
-    kind === "chunked"
-      ? ChunkedStorageEngine.open({ dataDir: dir, catalog })
-      : SqliteStorageEngine.open({ dataDir: dir, catalog });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await engine.close();
-    catalog.close();
-  };
-  toClose.push(close);
-  return { engine, close };
+  return openEngineForTest(
+    data,
+    (catalog, dataDir): StorageEngine =>
+      kind === "chunked"
+        ? ChunkedStorageEngine.open({ dataDir, catalog })
+        : SqliteStorageEngine.open({ dataDir, catalog }),
+  );
 }
 
 function series(metric: string, labels: Record<string, string>, points: [number, number][]): SeriesSamples {

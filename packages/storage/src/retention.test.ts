@@ -1,44 +1,23 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { readdirSync } from "node:fs";
+import { describe, expect, it } from "vitest";
 import { Catalog } from "./catalog.js";
 import { ChunkedStorageEngine } from "./chunked-engine.js";
 import { DAY_MS, dayNumber, dayNumberFileName, samplesDir } from "./data-dir-layout.js";
+import { dataDirPerTest, openEngineForTest } from "./engine-test-support.js";
 
-let dir: string;
-let toClose: (() => Promise<void>)[];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "vigil-retention-"));
-  toClose = [];
-});
-afterEach(async () => {
-  try {
-    for (const close of toClose.reverse()) await close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+const data = dataDirPerTest("vigil-retention-");
 
 function openStore(retentionDays?: number) {
-  const catalog = Catalog.open(dir);
-  const engine = ChunkedStorageEngine.open({ dataDir: dir, catalog, retentionDays });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await engine.close();
-    catalog.close();
-  };
-  toClose.push(close);
-  return { engine, close };
+  return openEngineForTest(data, (catalog, dataDir) =>
+    ChunkedStorageEngine.open({ dataDir, catalog, retentionDays }),
+  );
 }
 
 const today = dayNumber(Date.now());
 /** Noon UTC of `today + offset`. */
 const noon = (offset: number) => (today + offset) * DAY_MS + DAY_MS / 2;
 const files = () =>
-  readdirSync(samplesDir(dir))
+  readdirSync(samplesDir(data.path))
     .filter((n) => !n.endsWith("-shm"))
     .sort();
 const fileOf = (offset: number) => dayNumberFileName(today + offset);
@@ -59,7 +38,7 @@ describe("retention", () => {
     expect(deleted.map((p) => p.slice(-13))).toEqual([fileOf(-5), fileOf(-4), fileOf(-3)]);
     // Today, the two days before it and tomorrow stay; the deleted ones leave no -wal or -shm.
     expect(files().filter((n) => n.endsWith(".db"))).toEqual([fileOf(-2), fileOf(-1), fileOf(0), fileOf(1)]);
-    expect(readdirSync(samplesDir(dir)).filter((n) => n.startsWith(fileOf(-3)))).toEqual([]);
+    expect(readdirSync(samplesDir(data.path)).filter((n) => n.startsWith(fileOf(-3)))).toEqual([]);
     const got = await engine.queryRange({
       agentId: "a",
       metric: "m",
@@ -102,10 +81,10 @@ describe("retention", () => {
   });
 
   it("refuses a retention that is not a whole number of days", () => {
-    const catalog = Catalog.open(dir);
+    const catalog = Catalog.open(data.path);
     try {
       for (const retentionDays of [0, 1.5, -1])
-        expect(() => ChunkedStorageEngine.open({ dataDir: dir, catalog, retentionDays })).toThrow(
+        expect(() => ChunkedStorageEngine.open({ dataDir: data.path, catalog, retentionDays })).toThrow(
           /retentionDays/,
         );
     } finally {

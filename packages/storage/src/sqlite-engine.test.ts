@@ -1,12 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { SeriesSamples } from "@vigil/common";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Catalog } from "./catalog.js";
+import { describe, expect, it } from "vitest";
 import { dayFilePath, samplesDir } from "./data-dir-layout.js";
+import { dataDirPerTest, openEngineForTest } from "./engine-test-support.js";
 import { SqliteStorageEngine, type SqliteStorageEngineOptions } from "./sqlite-engine.js";
 import { isStorageError } from "./storage-error.js";
 
@@ -15,32 +14,12 @@ const DAY = Date.UTC(2025, 10, 25);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 
-let dir: string;
-let toClose: (() => Promise<void>)[];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "vigil-engine-"));
-  toClose = [];
-});
-afterEach(async () => {
-  try {
-    for (const close of toClose.reverse()) await close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+const data = dataDirPerTest("vigil-engine-");
 
 function openStore(options: Partial<SqliteStorageEngineOptions> = {}) {
-  const catalog = Catalog.open(dir);
-  const engine = SqliteStorageEngine.open({ dataDir: dir, catalog, ...options });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await engine.close();
-    catalog.close();
-  };
-  toClose.push(close);
-  return { catalog, engine, close };
+  return openEngineForTest(data, (catalog, dataDir) =>
+    SqliteStorageEngine.open({ dataDir, catalog, ...options }),
+  );
 }
 
 function series(metric: string, labels: Record<string, string>, points: [number, number][]): SeriesSamples {
@@ -49,7 +28,7 @@ function series(metric: string, labels: Record<string, string>, points: [number,
 
 /** The rows of a day file as a user would see them with the sqlite3 shell. */
 function rowsOf(tsMs: number): unknown[] {
-  const db = new Database(dayFilePath(dir, tsMs), { readonly: true, fileMustExist: true });
+  const db = new Database(dayFilePath(data.path, tsMs), { readonly: true, fileMustExist: true });
   const rows = db
     .prepare("SELECT series_id, ts, typeof(ts) AS ts_type, value FROM samples ORDER BY series_id, ts")
     .all();
@@ -112,7 +91,7 @@ describe("appendBatch", () => {
     const load1 = catalog.seriesId("web-1", "load1", {});
     const load5 = catalog.seriesId("web-1", "load5", {});
     expect(
-      readdirSync(samplesDir(dir))
+      readdirSync(samplesDir(data.path))
         .filter((n) => n.endsWith(".db"))
         .sort(),
     ).toEqual(["2025-11-24.db", "2025-11-25.db"]);
@@ -177,7 +156,7 @@ describe("appendBatch", () => {
     const code = await rejectionCode(engine.appendBatch("web-1", [good, bad]));
     expect(code).toMatch(/^invalid_batch: batch from agent "web-1"/);
     expect(code).toMatch(message);
-    expect(existsSync(samplesDir(dir))).toBe(false);
+    expect(existsSync(samplesDir(data.path))).toBe(false);
     expect(catalog.findSeries({})).toEqual([]);
   });
 
@@ -185,14 +164,14 @@ describe("appendBatch", () => {
     const { engine } = openStore();
     expect(await engine.appendBatch("a", [])).toEqual({ accepted: 0, duplicates: 0 });
     expect(await engine.appendBatch("a", [series("m", {}, [])])).toEqual({ accepted: 0, duplicates: 0 });
-    expect(existsSync(samplesDir(dir))).toBe(false);
+    expect(existsSync(samplesDir(data.path))).toBe(false);
   });
 
   it("keeps at most maxOpenDays files open, yet reads every day", async () => {
     const { engine } = openStore({ maxOpenDays: 2 });
     const points: [number, number][] = [0, 1, 2, 3, 4].map((d) => [DAY + d * 24 * HOUR + HOUR, d]);
     await engine.appendBatch("a", [series("m", {}, points)]);
-    expect(readdirSync(samplesDir(dir)).filter((n) => n.endsWith(".db"))).toHaveLength(5);
+    expect(readdirSync(samplesDir(data.path)).filter((n) => n.endsWith(".db"))).toHaveLength(5);
     expect(engine.openDayFiles).toBeLessThanOrEqual(2);
     const [got] = await engine.queryRange({
       agentId: "a",
@@ -377,7 +356,7 @@ describe("queryRange", () => {
         stepMs: DAY,
       }),
     ).toEqual([]);
-    expect(existsSync(samplesDir(dir))).toBe(false);
+    expect(existsSync(samplesDir(data.path))).toBe(false);
 
     await fresh.engine.appendBatch("a", [series("m", {}, [[DAY, 1]])]);
     await fresh.engine.queryRange({
@@ -387,7 +366,7 @@ describe("queryRange", () => {
       fromMs: DAY - 3 * 24 * HOUR,
       toMs: DAY + 3 * 24 * HOUR,
     });
-    expect(readdirSync(samplesDir(dir)).filter((n) => n.endsWith(".db"))).toEqual(["2025-11-25.db"]);
+    expect(readdirSync(samplesDir(data.path)).filter((n) => n.endsWith(".db"))).toEqual(["2025-11-25.db"]);
   });
 
   it("refuses a raw query past the per-series point cap, counting across day files", async () => {
@@ -560,9 +539,9 @@ describe("lifecycle", () => {
     ]);
     await close();
     // Closing the last connection checkpoints the WAL into the file and removes -wal and -shm.
-    expect(readdirSync(samplesDir(dir)).sort()).toEqual(["2025-11-24.db", "2025-11-25.db"]);
+    expect(readdirSync(samplesDir(data.path)).sort()).toEqual(["2025-11-24.db", "2025-11-25.db"]);
     for (const ts of [DAY, DAY - 1]) {
-      const db = new Database(dayFilePath(dir, ts), { readonly: true, fileMustExist: true });
+      const db = new Database(dayFilePath(data.path, ts), { readonly: true, fileMustExist: true });
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       expect(db.prepare("SELECT count(*) FROM samples").pluck().get()).toBe(1);
       db.close();
@@ -574,13 +553,17 @@ describe("lifecycle", () => {
     const { engine, close } = openStore();
     await engine.appendBatch("a", [series("m", {}, [[DAY, 1.5]])]);
     await close();
-    const out = spawnSync("sqlite3", [dayFilePath(dir, DAY), "SELECT ts, value FROM samples"], {
+    const out = spawnSync("sqlite3", [dayFilePath(data.path, DAY), "SELECT ts, value FROM samples"], {
       encoding: "utf8",
     });
     expect(out.stdout.trim()).toBe(`${DAY}|1.5`);
-    const cat = spawnSync("sqlite3", [join(dir, "vigil.db"), "SELECT agent_id, metric, labels FROM series"], {
-      encoding: "utf8",
-    });
+    const cat = spawnSync(
+      "sqlite3",
+      [join(data.path, "vigil.db"), "SELECT agent_id, metric, labels FROM series"],
+      {
+        encoding: "utf8",
+      },
+    );
     expect(cat.stdout.trim()).toBe("a|m|{}");
   });
 });

@@ -4,47 +4,25 @@
  * file) that ack nothing and lose nothing.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { chmodSync, existsSync, statSync } from "node:fs";
 import { Writable } from "node:stream";
 import { createLogger, type Logger, type SeriesSamples } from "@vigil/common";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Catalog } from "./catalog.js";
+import { describe, expect, it } from "vitest";
 import { ChunkedStorageEngine, type ChunkedStorageEngineOptions } from "./chunked-engine.js";
 import { dayFilePath } from "./data-dir-layout.js";
+import { dataDirPerTest, openEngineForTest } from "./engine-test-support.js";
 import { isRetryableStorageError, isStorageError } from "./storage-error.js";
 
 const T0 = Date.UTC(2025, 10, 25, 1);
 const TICK_MS = 10_000;
 
-let dir: string;
-let toClose: (() => Promise<void>)[];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "vigil-writer-"));
-  toClose = [];
-});
-afterEach(async () => {
-  try {
-    for (const close of toClose.reverse()) await close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+const data = dataDirPerTest("vigil-writer-");
 
 function openStore(options: Partial<ChunkedStorageEngineOptions> = {}) {
-  const catalog = Catalog.open(dir);
-  const engine = ChunkedStorageEngine.open({ dataDir: dir, catalog, ...options });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await engine.close();
-    catalog.close();
-  };
-  toClose.push(close);
-  return { engine, close };
+  return openEngineForTest(data, (catalog, dataDir) =>
+    ChunkedStorageEngine.open({ dataDir, catalog, ...options }),
+  );
 }
 
 const value = (s: number, t: number) => ((s * 7919 + t * 104_729) % 100_000) / 100;
@@ -162,7 +140,7 @@ describe("writer thread", () => {
     const { engine } = openStore();
     // Enough to read: 100 series over 300 ticks, mostly in chunks.
     for (let t = 0; t < 300; t++) await engine.appendBatch("a", tick(t, 100));
-    const path = dayFilePath(dir, T0);
+    const path = dayFilePath(data.path, T0);
     const held = new Database(path, { readonly: true });
     const probe = new Database(path, { readonly: true });
     try {
@@ -255,7 +233,7 @@ describe("writer thread", () => {
   it("keeps each -wal under the cap while queries overlap ingest, and truncates it once a held reader lets go", async () => {
     const cap = 256 * 1024;
     const { engine } = openStore({ walMaxBytes: cap });
-    const path = dayFilePath(dir, T0);
+    const path = dayFilePath(data.path, T0);
     let largest = 0;
     for (let t = 0; t < 400; t++) {
       await Promise.all([
@@ -313,7 +291,7 @@ describe("writer thread", () => {
     expect(failed).toHaveLength(5);
     expect(isRetryableStorageError(firstError) && firstError.code === "unavailable").toBe(true);
     expect((firstError as Error).message).toMatch(/SQLITE_FULL/);
-    expect((firstError as Error).message).toContain(dayFilePath(dir, T0));
+    expect((firstError as Error).message).toContain(dayFilePath(data.path, T0));
     // Still serving: every acked batch reads back, nothing of a failed one does.
     await expectTicks(engine, "m", 100, stored);
 
@@ -327,7 +305,7 @@ describe("writer thread", () => {
     const again = openStore();
     await expectTicks(again.engine, "m", 100, [...stored, ...failed]);
     await again.close();
-    const db = new Database(dayFilePath(dir, T0), { readonly: true });
+    const db = new Database(dayFilePath(data.path, T0), { readonly: true });
     expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
     db.close();
   });
@@ -335,14 +313,14 @@ describe("writer thread", () => {
   it("a day file made read-only mid-ingest: acks go on while the writer holds it open, a reopen fails with SQLITE_READONLY and acks nothing, and every batch arrives once it is writable", async () => {
     const logs = captureLogs();
     const first = openStore({ walMaxBytes: 64 * 1024, logger: logs.logger });
-    const path = dayFilePath(dir, T0);
+    const path = dayFilePath(data.path, T0);
     const stored: number[] = [];
     for (let t = 0; t < 20; t++) {
       expect(await first.engine.appendBatch("a", tick(t, 100))).toEqual({ accepted: 100, duplicates: 0 });
       stored.push(t);
     }
     const readOnly = makeReadOnly(path);
-    toClose.push(async () => readOnly.undo()); // runs first: an immutable file cannot be removed
+    data.onClose(async () => readOnly.undo()); // runs first: an immutable file cannot be removed
 
     // The writer opened the file before: its descriptors stay writable, commits go on into the -wal
     // (durable, so the acks are right). Only checkpoints write into the file itself: as root with
