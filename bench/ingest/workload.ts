@@ -1,4 +1,5 @@
 import type { Labels, SeriesSamples } from "@vigil/common";
+import { prng } from "../harness/prng.js";
 
 /** A batch shape: how many series, and how many ticks of each, go into one batch. */
 export interface Shape {
@@ -99,18 +100,6 @@ export function seriesDefinitions(count: number): SeriesDefinition[] {
   return Array.from({ length: count }, (_, i) =>
     (FAMILIES[i % FAMILIES.length] as (k: number) => SeriesDefinition)(Math.floor(i / FAMILIES.length)),
   );
-}
-
-/** mulberry32: a small seeded PRNG, so every run sends the same values. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /**

@@ -19,6 +19,7 @@ import type { SeriesSamples } from "@vigil/common";
 import { Catalog, ChunkedStorageEngine } from "@vigil/storage";
 import Database from "better-sqlite3";
 import { emitFigure, logProgress, significant } from "../harness/figure.js";
+import { prng } from "../harness/prng.js";
 import { bytesWritten } from "../harness/proc-io.js";
 import { ROLLUP_BENCH_SHAPE, rollupQueryRun } from "./rollup-query.js";
 
@@ -33,18 +34,6 @@ const QUERY_SERIES = 200;
 const QUERY_TICKS = 8_640 + 360; // 25 h at 10 s: a full day plus an hour before it
 const QUERY_RUNS = 300;
 const HOUR_MS = 3_600_000;
-
-/** Deterministic PRNG (mulberry32), so runs compare. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Half the series are 2-decimal random-walk gauges (percent-like), half are counters (bytes). */
 class Workload {

@@ -10,6 +10,7 @@ import { performance } from "node:perf_hooks";
 import type { SeriesSamples } from "@vigil/common";
 import { Catalog, ChunkedStorageEngine, RollupBuilder, RollupStore } from "@vigil/storage";
 import { emitFigure, logProgress, significant } from "../harness/figure.js";
+import { prng } from "../harness/prng.js";
 
 const NAME = "storage";
 const ROLLUP_SERIES = 200;
@@ -19,17 +20,6 @@ const RUNS = 100;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 const T0 = Date.UTC(2025, 9, 1);
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const base = (instance: string) => ({
   agentId: "rollup",

@@ -1,9 +1,9 @@
-import { readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Logger, matchesLabels, type SeriesSamples } from "@vigil/common";
 import type { Catalog } from "./catalog.js";
 import { decodeChunk } from "./chunk-codec.js";
-import { dayNumber, dayNumberFileName, parseDayFileName, samplesDir } from "./data-dir-layout.js";
+import { dayFilesBetween, dayNumber, dayNumberFileName, samplesDir } from "./data-dir-layout.js";
 import { DEFAULT_MAX_OPEN_DAYS } from "./day-file-cache.js";
 import { DayFileReader } from "./day-file-reader.js";
 import type { Durability } from "./db.js";
@@ -267,7 +267,7 @@ export class ChunkedStorageEngine implements StorageEngine {
       .findSeries({ agentId: query.agentId, metric: query.metric })
       .filter((s) => matchesLabels(s.labels, query.matchers));
     if (selected.length === 0) return [];
-    const days = this.#daysWithFiles(dayNumber(query.fromMs), dayNumber(query.toMs));
+    const days = dayFilesBetween(this.#dir, dayNumber(query.fromMs), dayNumber(query.toMs));
     const snap = await this.#snapshot(days, selected, query.fromMs, query.toMs);
     const { stepMs } = query;
     if (stepMs !== undefined && this.#rollups)
@@ -291,7 +291,7 @@ export class ChunkedStorageEngine implements StorageEngine {
       .findSeries({ agentId: query.agentId, metric: query.metric })
       .filter((s) => matchesLabels(s.labels, query.matchers));
     if (selected.length === 0) return [];
-    const days = this.#daysWithFiles(dayNumber(fromMs), dayNumber(toMs));
+    const days = dayFilesBetween(this.#dir, dayNumber(fromMs), dayNumber(toMs));
     const snap = await this.#snapshot(days, selected, fromMs, toMs);
     const buffers = selected.map(() => new ValueBuffer());
     for (const day of days) {
@@ -341,7 +341,7 @@ export class ChunkedStorageEngine implements StorageEngine {
     }
     const found = new Array<RawPoint | undefined>(series.length);
     let remaining = series.map((_, i) => i);
-    const days = this.#daysWithFiles(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY).reverse();
+    const days = dayFilesBetween(this.#dir, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY).reverse();
     for (const day of days) {
       if (remaining.length === 0) break;
       const heads = inHead.get(day);
@@ -427,7 +427,7 @@ export class ChunkedStorageEngine implements StorageEngine {
   #daysPastRetention(nowMs: number): number[] {
     if (this.#retentionDays === undefined) return [];
     const cutoff = dayNumber(nowMs) - this.#retentionDays;
-    return this.#daysWithFiles(Number.NEGATIVE_INFINITY, cutoff - 1).filter(
+    return dayFilesBetween(this.#dir, Number.NEGATIVE_INFINITY, cutoff - 1).filter(
       (day) => !this.#beforeDelete || this.#beforeDelete(day, join(this.#dir, dayNumberFileName(day))),
     );
   }
@@ -571,22 +571,6 @@ export class ChunkedStorageEngine implements StorageEngine {
         );
       return [{ labels: s.labels, points }];
     });
-  }
-
-  #daysWithFiles(firstDay: number, lastDay: number): number[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.#dir);
-    } catch (err) {
-      if (err instanceof Error && "code" in err && err.code === "ENOENT") return [];
-      throw err;
-    }
-    const days: number[] = [];
-    for (const name of names) {
-      const day = parseDayFileName(name);
-      if (day !== undefined && day >= firstDay && day <= lastDay) days.push(day);
-    }
-    return days.sort((a, b) => a - b);
   }
 
   #assertOpen(): void {

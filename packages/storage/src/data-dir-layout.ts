@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
 /** The catalog's file name inside the data dir. */
@@ -53,4 +54,24 @@ export function parseDayFileName(name: string): number | undefined {
   const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
   if (!Number.isFinite(ms) || dayNumberFileName(ms / DAY_MS) !== name) return undefined;
   return ms / DAY_MS;
+}
+
+/**
+ * The day numbers in `firstDay..lastDay` (inclusive; ±Infinity for no bound) that have a day file in
+ * `dir` (a data dir's `samples/`), ascending. A missing `dir` has none.
+ */
+export function dayFilesBetween(dir: string, firstDay: number, lastDay: number): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (err) {
+    if (err instanceof Error && "code" in err && err.code === "ENOENT") return [];
+    throw err;
+  }
+  const days: number[] = [];
+  for (const name of names) {
+    const day = parseDayFileName(name);
+    if (day !== undefined && day >= firstDay && day <= lastDay) days.push(day);
+  }
+  return days.sort((a, b) => a - b);
 }

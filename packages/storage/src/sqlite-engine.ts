@@ -1,4 +1,3 @@
-import { readdirSync } from "node:fs";
 import {
   canonicalLabels,
   type Logger,
@@ -7,7 +6,7 @@ import {
   type SeriesSamples,
 } from "@vigil/common";
 import type { Catalog } from "./catalog.js";
-import { dayNumber, MAX_TIMESTAMP_MS, parseDayFileName, samplesDir } from "./data-dir-layout.js";
+import { dayFilesBetween, dayNumber, MAX_TIMESTAMP_MS, samplesDir } from "./data-dir-layout.js";
 import type { BucketPartial, DayRows } from "./day-file.js";
 import { DayFileCache, DEFAULT_MAX_OPEN_DAYS } from "./day-file-cache.js";
 import { summarizeValues, ValueBuffer, validateStatsQuery } from "./stats.js";
@@ -152,7 +151,7 @@ export class SqliteStorageEngine implements StorageEngine {
       .findSeries({ agentId: query.agentId, metric: query.metric })
       .filter((s) => matchesLabels(s.labels, query.matchers));
     if (selected.length === 0) return [];
-    const days = this.#daysWithFiles(dayNumber(query.fromMs), dayNumber(query.toMs));
+    const days = dayFilesBetween(this.#samplesDir, dayNumber(query.fromMs), dayNumber(query.toMs));
     return query.stepMs === undefined
       ? this.#readRaw(query, selected, days)
       : this.#readSteps(query, query.stepMs, selected, days);
@@ -167,7 +166,7 @@ export class SqliteStorageEngine implements StorageEngine {
       .filter((s) => matchesLabels(s.labels, query.matchers));
     if (selected.length === 0) return [];
     const buffers = selected.map(() => new ValueBuffer());
-    for (const day of this.#daysWithFiles(dayNumber(query.fromMs), dayNumber(query.toMs))) {
+    for (const day of dayFilesBetween(this.#samplesDir, dayNumber(query.fromMs), dayNumber(query.toMs))) {
       const file = this.#files.getExisting(day);
       if (!file) continue;
       selected.forEach((s, i) => {
@@ -190,7 +189,11 @@ export class SqliteStorageEngine implements StorageEngine {
     const series = this.#catalog.findSeries({ agentId: query.agentId, metric: query.metric });
     const found = new Array<RawPoint | undefined>(series.length);
     let remaining = series.map((_, i) => i);
-    for (const day of this.#daysWithFiles(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY).reverse()) {
+    for (const day of dayFilesBetween(
+      this.#samplesDir,
+      Number.NEGATIVE_INFINITY,
+      Number.POSITIVE_INFINITY,
+    ).reverse()) {
       if (remaining.length === 0) break;
       const file = this.#files.getExisting(day);
       if (!file) continue;
@@ -283,23 +286,6 @@ export class SqliteStorageEngine implements StorageEngine {
       );
       return [{ labels: s.labels, points }];
     });
-  }
-
-  /** Day numbers in [firstDay, lastDay] whose file exists, ascending. Lists the folder, never creates. */
-  #daysWithFiles(firstDay: number, lastDay: number): number[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.#samplesDir);
-    } catch (err) {
-      if (err instanceof Error && "code" in err && err.code === "ENOENT") return [];
-      throw err;
-    }
-    const days: number[] = [];
-    for (const name of names) {
-      const day = parseDayFileName(name);
-      if (day !== undefined && day >= firstDay && day <= lastDay) days.push(day);
-    }
-    return days.sort((a, b) => a - b);
   }
 
   #assertOpen(): void {

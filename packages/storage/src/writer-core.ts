@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ChunkDayFile, type DayFileWriteOptions } from "./chunk-day-file.js";
-import { dayNumberFileName, parseDayFileName, samplesDir } from "./data-dir-layout.js";
+import { dayFilesBetween, dayNumberFileName, samplesDir } from "./data-dir-layout.js";
 import { synchronousFor } from "./db.js";
 import { Applied, DayHead } from "./head.js";
 import { StorageError } from "./storage-error.js";
@@ -74,7 +74,7 @@ export class WriterCore {
 
   /** Replays every day file's `wal_batches` into its head (what a crash left), keeping open only those with a head. */
   start(): void {
-    for (const day of this.#daysWithFiles(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY)) {
+    for (const day of dayFilesBetween(this.#dir, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY)) {
       const head = this.#head(day, false);
       if (head?.empty) {
         head.file.close();
@@ -404,22 +404,6 @@ export class WriterCore {
       head.file.close();
       this.#heads.delete(day);
     }
-  }
-
-  #daysWithFiles(firstDay: number, lastDay: number): number[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.#dir);
-    } catch (err) {
-      if (errorCode(err) === "ENOENT") return [];
-      throw err;
-    }
-    const days: number[] = [];
-    for (const name of names) {
-      const day = parseDayFileName(name);
-      if (day !== undefined && day >= firstDay && day <= lastDay) days.push(day);
-    }
-    return days.sort((a, b) => a - b);
   }
 }
 

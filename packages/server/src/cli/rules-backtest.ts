@@ -19,6 +19,7 @@ import {
   samplesDir,
 } from "@vigil/storage";
 import { AlertRuleSet } from "../alert-rule-set.js";
+import { backtestEpisodeJson } from "../backtest-episode-json.js";
 import { loadServerConfig } from "../config.js";
 import type { CliIo } from "./main.js";
 
@@ -116,20 +117,7 @@ export async function rulesBacktestCommand(argv: readonly string[], io: CliIo): 
 
   if (values.json) {
     for (const e of episodes) {
-      io.stdout.write(
-        `${JSON.stringify({
-          rule: rule.name,
-          fingerprint: e.fingerprint,
-          agent: e.agent,
-          labels: e.labels,
-          active_at: e.activeAt,
-          fired_at: e.firedAt,
-          resolved_at: e.resolvedAt ?? null,
-          resolve_reason: e.resolveReason ?? null,
-          value: e.firedValue,
-          repeats: e.repeats,
-        })}\n`,
-      );
+      io.stdout.write(`${JSON.stringify({ rule: rule.name, ...backtestEpisodeJson(e) })}\n`);
     }
     return 0;
   }

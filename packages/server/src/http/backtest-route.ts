@@ -1,8 +1,9 @@
-import { Backtest, type BacktestEpisode, type BacktestSample, parseRule, type Rule } from "@vigil/alerts";
+import { Backtest, type BacktestSample, parseRule, type Rule } from "@vigil/alerts";
 import { parseDuration } from "@vigil/common";
 import type { Catalog, StorageEngine } from "@vigil/storage";
 import type { FastifyInstance } from "fastify";
 import type { AlertRuleSet } from "../alert-rule-set.js";
+import { backtestEpisodeJson } from "../backtest-episode-json.js";
 import { badRequest, HttpError } from "./http-error.js";
 import { parseParam, parseTimeRange } from "./query-params.js";
 
@@ -91,7 +92,7 @@ export function registerBacktestRoute(
         from: fromMs,
         to: toMs,
         samples,
-        episodes: episodes.map(episodeView),
+        episodes: episodes.map(backtestEpisodeJson),
       };
     },
   );
@@ -119,18 +120,4 @@ function chooseRule(body: BacktestBody, rules: AlertRuleSet): BacktestableRule {
       `rule "${rule.name}" is an offline rule: backtests replay samples, offline needs sightings`,
     );
   return rule;
-}
-
-function episodeView(e: BacktestEpisode) {
-  return {
-    fingerprint: e.fingerprint,
-    agent: e.agent,
-    labels: e.labels,
-    active_at: e.activeAt,
-    fired_at: e.firedAt,
-    resolved_at: e.resolvedAt ?? null,
-    resolve_reason: e.resolveReason ?? null,
-    value: Number.isFinite(e.firedValue) ? e.firedValue : null,
-    repeats: e.repeats,
-  };
 }
